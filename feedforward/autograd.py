@@ -1,0 +1,194 @@
+"""The reverse-mode engine: grad mode, graph records, topological order, backward.
+
+L-AD-1. Every differentiable op produces a :class:`~feedforward.tensor.Tensor`
+whose ``_parents`` are the tensors it was computed from and whose
+``_backward`` maps the gradient of the output to the gradients of the parents
+(one array or ``None`` per parent). :func:`backward` walks the graph once in
+reverse topological order, accumulating gradients with ``+``.
+
+Only leaves (tensors created by the user, e.g. parameters) keep ``.grad``,
+as in PyTorch; intermediate gradients live in a dictionary for the duration
+of one backward pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "unbroadcast", "backward"]
+
+
+class _GradMode(threading.local):
+    # Thread-local (not a global flag on Tensor): one thread's no_grad block
+    # does not switch off recording in another.
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a :func:`no_grad` block."""
+    return _mode.enabled
+
+
+@contextlib.contextmanager
+def _set_grad_enabled(flag: bool):
+    previous = _mode.enabled
+    _mode.enabled = flag
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def no_grad():
+    """Context manager (and decorator) in which no graph is recorded.
+
+    >>> import feedforward as ff
+    >>> w = ff.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with ff.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    return _set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager that switches recording back on inside :func:`no_grad`."""
+    return _set_grad_enabled(True)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo NumPy broadcasting: sum ``grad`` down to ``shape``.
+
+    The one place where broadcasting is reversed (L-AD-1). A forward op that
+    broadcast an input of ``shape`` to ``grad.shape`` must add up the
+    gradient over every copy: over the leading dimensions that broadcasting
+    prepended and over the dimensions that were 1 in ``shape``.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = grad.sum(axis=ones, keepdims=True)
+    return grad
+
+
+def _graph_freed(_grad):
+    raise RuntimeError(
+        "Trying to backward through the graph a second time: its saved arrays were "
+        "freed after the first backward(). Call backward(retain_graph=True) the first "
+        "time if you need to backward twice."
+    )
+
+
+def _topological_order(root) -> list:
+    """Nodes that need a gradient, parents before children.
+
+    Built with an explicit stack (a recursive walk would hit Python's
+    recursion limit on deep graphs: micrograd's trap).
+    """
+    order = []
+    visited = {id(root)}
+    # Each stack entry is (node, index of the next parent to visit).
+    stack = [(root, 0)]
+    while stack:
+        node, i = stack[-1]
+        parents = node._parents
+        while i < len(parents):
+            p = parents[i]
+            i += 1
+            if p.requires_grad and id(p) not in visited:
+                visited.add(id(p))
+                stack[-1] = (node, i)
+                stack.append((p, 0))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _owner(a: np.ndarray):
+    return a if a.base is None else a.base
+
+
+def _accumulate_leaf(leaf, g: np.ndarray, handed: set) -> None:
+    """``leaf.grad += g``, never letting two leaves share one buffer."""
+    if leaf.grad is not None:
+        leaf.grad += g
+        return
+    owner = _owner(g)
+    if (
+        id(owner) in handed
+        or not g.flags.writeable
+        or g.dtype != leaf.data.dtype
+        or g.shape != leaf.data.shape
+    ):
+        # A gradient that passed unchanged through `+`, `reshape` or a
+        # broadcast may be shared with another leaf or be a read-only view:
+        # copy it so that an in-place update of one .grad never changes another.
+        g = np.array(np.broadcast_to(g, leaf.data.shape), dtype=leaf.data.dtype)
+        owner = g
+    handed.add(id(owner))
+    leaf.grad = g
+
+
+def backward(root, gradient=None, retain_graph: bool = False) -> None:
+    """Back-propagate from ``root`` (see :meth:`Tensor.backward`)."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() called on a tensor that does not require grad: no input of "
+            "the computation had requires_grad=True (or it ran under no_grad())."
+        )
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() on a non-scalar tensor of shape {root.data.shape} needs a "
+                "gradient argument of the same shape (the vector in the "
+                "vector-Jacobian product); reduce it first, e.g. loss.sum().backward()."
+            )
+        gradient = np.ones_like(root.data)
+    else:
+        gradient = gradient.data if hasattr(gradient, "_parents") else gradient
+        gradient = np.asarray(gradient, dtype=root.data.dtype)
+        if gradient.shape != root.data.shape:
+            raise ValueError(
+                f"backward(): gradient has shape {gradient.shape}, expected the "
+                f"tensor's shape {root.data.shape}."
+            )
+    handed = {id(_owner(gradient))}  # the caller's array must not become a .grad
+    grads = {id(root): gradient}
+    for node in reversed(_topological_order(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        fn = node._backward
+        if fn is None:  # a leaf
+            _accumulate_leaf(node, g, handed)
+            continue
+        if node._retains_grad:
+            _accumulate_leaf(node, g, handed)
+        parent_grads = fn(g)
+        for p, pg in zip(node._parents, parent_grads):
+            if pg is None or not p.requires_grad:
+                continue
+            k = id(p)
+            if k in grads:
+                # Not `+=`: the stored array may be shared with another branch.
+                grads[k] = grads[k] + pg
+            else:
+                grads[k] = pg
+        if not retain_graph:
+            # Free the saved arrays (closures) now: peak memory stays at one
+            # graph, and a second backward gets a clear error.
+            node._backward = _graph_freed
+            node._parents = ()

@@ -1,0 +1,234 @@
+"""Hidden units and the softmax family (L-ACT-1..5, L-OUT-3).
+
+Every rectifier here is the lecture's generalised ReLU
+``g(z, a) = max(0, z) + a min(0, z)`` for some slope ``a``. At the kink
+z = 0 each uses the one-sided derivative from the left (L-AD-3): 0 for ReLU,
+``a`` for the others, exactly as PyTorch does.
+
+Fused rules (one graph node, forward and backward side by side) are used
+where they are cheaper or more stable than the composition of primitives;
+each is tested against that composition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, as_tensor
+
+__all__ = [
+    "relu", "abs_rectify", "generalized_relu", "leaky_relu", "prelu", "rrelu", "elu",
+    "sigmoid", "tanh", "softplus", "logsumexp", "softmax", "log_softmax", "identity",
+]
+
+
+def _rectifier(z: Tensor, a: float, op: str) -> Tensor:
+    """g(z, a) = max(0, z) + a min(0, z) for a fixed slope ``a``."""
+    z = as_tensor(z)
+    positive = z.data > 0
+    if a == 0:
+        out = np.maximum(z.data, 0, dtype=z.dtype)
+    else:
+        out = np.where(positive, z.data, z.data * np.asarray(a, dtype=z.dtype))
+
+    def backward(g):
+        # z <= 0 takes the left derivative a (0 for ReLU): L-AD-3.
+        if a == 0:
+            return (g * positive,)
+        return (np.where(positive, g, g * np.asarray(a, dtype=g.dtype)),)
+
+    return Tensor._make(out, (z,), backward, op)
+
+
+def relu(z) -> Tensor:
+    """Rectified linear unit ``max(0, z)`` (L-ACT-1); derivative 0 at z = 0."""
+    return _rectifier(z, 0.0, "relu")
+
+
+def abs_rectify(z) -> Tensor:
+    """Absolute value rectification ``g(z, -1) = |z|`` (L-ACT-2).
+
+    The derivative is ``sign(z)``. At the kink we follow ``torch.abs``
+    (``sign(0) = 0``) rather than the generalised ReLU's left slope ``-1``,
+    so that the two libraries agree; the point has measure zero.
+    """
+    z = as_tensor(z)
+    out = np.abs(z.data)
+
+    def backward(g):
+        return (g * np.sign(z.data),)
+
+    return Tensor._make(out, (z,), backward, "abs_rectify")
+
+
+def generalized_relu(z, a) -> Tensor:
+    """The lecture's ``g(z, a) = max(0, z) + a min(0, z)`` for a fixed number ``a``."""
+    return _rectifier(z, float(a), "generalized_relu")
+
+
+def leaky_relu(z, negative_slope: float = 0.01) -> Tensor:
+    """Leaky ReLU: ``g(z, a)`` with a small fixed slope ``a = 0.01`` (L-ACT-2)."""
+    return _rectifier(z, float(negative_slope), "leaky_relu")
+
+
+def prelu(z, weight) -> Tensor:
+    """Parametric ReLU: ``g(z, a)`` with a learned slope ``a`` (L-ACT-2).
+
+    ``weight`` has shape ``(1,)`` (one slope shared by all units) or
+    ``(units,)`` (one per unit, broadcast along the last axis of ``z``).
+    """
+    z = as_tensor(z)
+    a = as_tensor(weight, z.dtype)
+    positive = z.data > 0
+    negative_part = np.where(positive, 0, z.data)
+    out = np.where(positive, z.data, a.data * z.data)
+
+    def backward(g):
+        gz = np.where(positive, g, g * a.data) if z.requires_grad else None
+        # d/da [a min(0, z)] = min(0, z), summed over everything a was broadcast to.
+        ga = _reduce_to(g * negative_part, a.shape) if a.requires_grad else None
+        return gz, ga
+
+    return Tensor._make(out, (z, a), backward, "prelu")
+
+
+def _reduce_to(g: np.ndarray, shape) -> np.ndarray:
+    from ..autograd import unbroadcast
+
+    if shape == (1,) and g.ndim:
+        return np.asarray(g.sum(), dtype=g.dtype).reshape(1)
+    return unbroadcast(g, shape)
+
+
+def rrelu(z, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False, rng=None) -> Tensor:
+    """Randomized ReLU (L-ACT-2).
+
+    In training each element gets its own slope ``a ~ U(lower, upper)``,
+    drawn from ``rng``; in evaluation the slope is the interval's mean
+    ``(lower + upper) / 2``. Defaults follow Xu et al. 2015 and PyTorch.
+    """
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: need 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    if not training:
+        return _rectifier(z, (lower + upper) / 2, "rrelu")
+    if rng is None:
+        raise ValueError("rrelu in training mode needs an explicit rng (np.random.Generator or seed)")
+    from .._rng import as_rng
+
+    z = as_tensor(z)
+    slopes = as_rng(rng).uniform(lower, upper, size=z.shape).astype(z.dtype)
+    positive = z.data > 0
+    slopes[positive] = 1
+    out = z.data * slopes
+
+    def backward(g):
+        return (g * slopes,)
+
+    return Tensor._make(out, (z,), backward, "rrelu")
+
+
+def elu(z, alpha: float = 1.0) -> Tensor:
+    """Exponential linear unit ``z if z > 0 else alpha (e^z - 1)`` (L-ACT-3)."""
+    z = as_tensor(z)
+    positive = z.data > 0
+    # expm1 on the non-positive part only: no overflow for large positive z.
+    neg = alpha * np.expm1(np.minimum(z.data, 0))
+    out = np.where(positive, z.data, neg).astype(z.dtype, copy=False)
+
+    def backward(g):
+        # derivative alpha e^z = neg + alpha for z <= 0 (left derivative at 0).
+        return (np.where(positive, g, g * (neg + alpha)).astype(g.dtype, copy=False),)
+
+    return Tensor._make(out, (z,), backward, "elu")
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    # e = exp(-|x|) never overflows; for x >= 0: 1/(1+e), for x < 0: e/(1+e).
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid(z) -> Tensor:
+    """Logistic sigmoid ``1 / (1 + e^-z)``, stable in both tails (L-ACT-4)."""
+    z = as_tensor(z)
+    s = _stable_sigmoid(z.data)
+
+    def backward(g):
+        return (g * s * (1 - s),)
+
+    return Tensor._make(s, (z,), backward, "sigmoid")
+
+
+def tanh(z) -> Tensor:
+    """Hyperbolic tangent; derivative ``1 - tanh(z)^2`` (L-ACT-5)."""
+    z = as_tensor(z)
+    t = np.tanh(z.data)
+
+    def backward(g):
+        return (g * (1 - t * t),)
+
+    return Tensor._make(t, (z,), backward, "tanh")
+
+
+def identity(z) -> Tensor:
+    """The linear unit: returns ``z`` unchanged."""
+    return as_tensor(z)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, no loss of the small tail.
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softplus(z) -> Tensor:
+    """``log(1 + e^z)``, stable for large |z|; derivative ``sigmoid(z)``."""
+    z = as_tensor(z)
+
+    def backward(g):
+        return (g * _stable_sigmoid(z.data),)
+
+    return Tensor._make(_softplus(z.data), (z,), backward, "softplus")
+
+
+def _logsumexp(x: np.ndarray, axis) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # all -inf row: avoid inf - inf
+    return m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def logsumexp(z, axis=-1, keepdims: bool = False) -> Tensor:
+    """``log sum_i e^{z_i}`` along ``axis``, shifted by the max for stability."""
+    z = as_tensor(z)
+    lse = _logsumexp(z.data, axis)
+    out = lse if keepdims else np.squeeze(lse, axis=axis)
+
+    def backward(g):
+        if not keepdims:
+            g = np.expand_dims(g, axis)
+        return (g * np.exp(z.data - lse),)  # softmax
+
+    return Tensor._make(out, (z,), backward, "logsumexp")
+
+
+def softmax(z, axis=-1) -> Tensor:
+    """``softmax(z)_i = e^{z_i} / sum_j e^{z_j}`` (L-OUT-3)."""
+    z = as_tensor(z)
+    e = np.exp(z.data - np.max(z.data, axis=axis, keepdims=True))
+    p = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g):
+        # J^T g = p * (g - <g, p>)
+        return (p * (g - np.sum(g * p, axis=axis, keepdims=True)),)
+
+    return Tensor._make(p, (z,), backward, "softmax")
+
+
+def log_softmax(z, axis=-1) -> Tensor:
+    """``log softmax(z)_i = z_i - logsumexp(z)`` (L-OUT-3), stable for large logits."""
+    z = as_tensor(z)
+    out = z.data - _logsumexp(z.data, axis)
+
+    def backward(g):
+        return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+
+    return Tensor._make(out, (z,), backward, "log_softmax")

@@ -1,0 +1,171 @@
+"""Losses as negative log-likelihoods (L-OUT-1..3).
+
+Each loss is one fused graph node: the forward value and the gradient with
+respect to the logits ``z`` are computed together in NumPy, which is both
+faster and more stable than composing primitives.
+
+``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``, as in
+PyTorch. ``sample_weight`` (shape ``(n,)``) weights each example; the mean
+is then normalised as scikit-learn does, ``sum_i w_i l_i / sum_i w_i``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_finite, check_labels, check_sample_weight
+from ..tensor import Tensor, as_tensor
+from .activations import _softplus
+
+__all__ = ["mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _target_array(y, z: Tensor, name: str) -> np.ndarray:
+    y = np.asarray(getattr(y, "data", y))
+    if y.dtype.kind not in "iufb":
+        raise TypeError(f"{name}: target must be numeric, got dtype {y.dtype}")
+    y = y.astype(z.dtype, copy=False)
+    if y.shape != z.shape:
+        if y.ndim == z.ndim - 1 and z.shape[-1] == 1 and y.shape == z.shape[:-1]:
+            y = y.reshape(z.shape)  # (n,) targets for an (n, 1) output
+        else:
+            raise ValueError(f"{name}: target has shape {y.shape}, expected the input's shape {z.shape}")
+    check_finite(y, f"{name} target")
+    return y
+
+
+def _reduce(z: Tensor, elem: np.ndarray, d_elem: np.ndarray, sample_weight, reduction: str, op: str) -> Tensor:
+    """Turn elementwise losses ``elem`` (shape of z) and ``d elem / d z`` into one node.
+
+    Examples are rows (axis 0); an example's loss is the mean of its elements.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    n = elem.shape[0] if elem.ndim else 1
+    w = check_sample_weight(sample_weight, n, z.dtype)
+    if w is not None and elem.ndim == 0:
+        raise ValueError(f"{op}: sample_weight needs a batch axis, got a scalar input")
+    wb = None if w is None else w.reshape((n,) + (1,) * (elem.ndim - 1))  # broadcast over outputs
+    if reduction == "none":
+        out = elem if wb is None else elem * wb
+        scale = None if wb is None else wb
+    else:
+        per_example = elem.size // n if elem.ndim else 1
+        if wb is None:
+            total = elem.sum()
+            denom = elem.size if reduction == "mean" else 1
+            out = total / denom if reduction == "mean" else total
+            scale = 1.0 / denom if reduction == "mean" else None
+        else:
+            total = (elem * wb).sum() / per_example
+            denom = w.sum() if reduction == "mean" else 1
+            out = total / denom
+            scale = wb / (per_example * denom)
+        out = np.asarray(out, dtype=z.dtype)
+
+    def backward(g):
+        grad = d_elem if scale is None else d_elem * scale
+        return (grad * g if reduction == "none" else grad * g.item(),)
+
+    return Tensor._make(out, (z,), backward, op)
+
+
+def mse_loss(input, target, reduction: str = "mean", sample_weight=None) -> Tensor:
+    """Mean squared error ``mean (z - y)^2``, as ``torch.nn.functional.mse_loss``.
+
+    The Gaussian output unit's NLL (L-OUT-1) is ``1/2 ||y - z||^2`` per example,
+    i.e. ``mse_loss * n_outputs / 2`` (see :class:`feedforward.nn.Gaussian`).
+    """
+    z = as_tensor(input)
+    y = _target_array(target, z, "mse_loss")
+    diff = z.data - y
+    return _reduce(z, diff * diff, 2 * diff, sample_weight, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sample_weight=None) -> Tensor:
+    """Bernoulli NLL from logits, ``-log sigmoid((2y - 1) z) = softplus((1 - 2y) z)`` (L-OUT-2).
+
+    Computed as ``max(z, 0) - y z + log(1 + e^{-|z|})``, which equals
+    ``softplus((1 - 2y) z)`` for ``y`` in {0, 1}, also admits soft targets in
+    [0, 1], never overflows, and keeps the tiny loss of a confident right
+    answer (z = 20, y = 1 gives 2e-9, not 0). It saturates only when the
+    answer is right; when z has the wrong sign the gradient ``sigmoid(z) - y``
+    stays close to +-1.
+    """
+    z = as_tensor(input)
+    y = _target_array(target, z, "binary_cross_entropy_with_logits")
+    if y.size and (y.min() < 0 or y.max() > 1):
+        bad = y[(y < 0) | (y > 1)][0]
+        raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {bad!r}")
+    zd = z.data
+    elem = np.maximum(zd, 0) - zd * y + np.log1p(np.exp(-np.abs(zd)))
+    from .activations import _stable_sigmoid
+
+    d_elem = _stable_sigmoid(zd) - y
+    return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits")
+
+
+def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_weight=None) -> Tensor:
+    """Categorical NLL ``-log softmax(z)_y`` from logits and integer labels (L-OUT-3).
+
+    ``log softmax(z)_y = z_y - logsumexp(z)`` is stable for any logits; the
+    fused gradient is ``softmax(z) - onehot(y)``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (n, C)
+        Logits ``z``.
+    target : array of int, shape (n,)
+        Class labels in ``[0, C)``.
+    weight : array, shape (C,), optional
+        Per-class weights, as in PyTorch (combined with ``sample_weight``).
+    """
+    z = as_tensor(input)
+    if z.ndim != 2:
+        raise ValueError(f"cross_entropy: input must be logits of shape (n, C), got shape {z.shape}")
+    n, C = z.shape
+    y = np.asarray(getattr(target, "data", target))
+    if y.shape != (n,):
+        raise ValueError(f"cross_entropy: target must have shape ({n},) (one label per row), got {y.shape}")
+    y = check_labels(y, C, "cross_entropy labels")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    w = check_sample_weight(sample_weight, n, z.dtype)
+    if weight is not None:
+        cw = np.asarray(getattr(weight, "data", weight), dtype=z.dtype)
+        if cw.shape != (C,):
+            raise ValueError(f"cross_entropy: weight must have shape ({C},) (one per class), got {cw.shape}")
+        w = cw[y] if w is None else w * cw[y]
+    zd = z.data
+    rows = np.arange(n)
+    m = zd.max(axis=1, keepdims=True)
+    e = np.exp(zd - m)
+    s = e.sum(axis=1, keepdims=True)
+    lse = (m + np.log(s))[:, 0]
+    losses = lse - zd[rows, y]
+    if reduction == "none":
+        out = losses if w is None else losses * w
+        scale = w
+    elif w is None:
+        out = losses.sum() / (n if reduction == "mean" else 1)
+        scale = 1.0 / n if reduction == "mean" else None
+    else:
+        denom = w.sum() if reduction == "mean" else 1
+        out = (losses * w).sum() / denom
+        scale = w / denom
+    out = np.asarray(out, dtype=z.dtype)
+
+    def backward(g):
+        grad = e / s  # softmax(z), reusing the forward pass's exponentials
+        grad[rows, y] -= 1  # - onehot(y)
+        if scale is not None:
+            grad *= scale if np.isscalar(scale) else scale[:, None]
+        if reduction == "none":
+            grad *= g[:, None]
+        else:
+            grad *= g.item()
+        return (grad,)
+
+    return Tensor._make(out, (z,), backward, "cross_entropy")

@@ -1,0 +1,58 @@
+"""``Linear``: the affine layer ``h = x W + b`` (L-ARCH-1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._rng import as_rng
+from .._validation import check_positive
+from ..functional.linear import linear
+from .init import initialize
+from .module import Module, Parameter
+
+__all__ = ["Linear"]
+
+
+class Linear(Module):
+    """Fully connected layer: ``x @ weight + bias``, the lecture's ``W^T x + b`` for row batches.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input and output (the layer's fan-in and width).
+    bias : bool
+        Whether to add a learned bias.
+    init : str, number or callable
+        Weight initialisation: ``"glorot_uniform"`` (default), ``"glorot_normal"``,
+        ``"he_uniform"``, ``"he_normal"``, ``"zeros"``, a constant, or a callable.
+    bias_init : float
+        Constant for the bias; 0.1 keeps ReLU units active at the start (L-ACT-6).
+    rng : int, Generator or None
+        Source of randomness for the initial weights.
+
+    Shapes: input ``(n, in_features)``, ``weight`` ``(in_features, out_features)``,
+    ``bias`` ``(out_features,)``, output ``(n, out_features)``.
+
+    Examples
+    --------
+    >>> import feedforward as ff
+    >>> layer = ff.nn.Linear(3, 2, rng=0)
+    >>> layer(ff.Tensor([[1.0, 2.0, 3.0]])).shape
+    (1, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 init="glorot_uniform", bias_init: float = 0.0, rng=None, dtype=np.float32):
+        check_positive(in_features, "in_features", integer=True)
+        check_positive(out_features, "out_features", integer=True)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        rng = as_rng(rng)
+        self.weight = Parameter(initialize(init, (in_features, out_features), rng, dtype))
+        self.bias = Parameter(initialize(bias_init, (out_features,), rng, dtype)) if bias else None
+
+    def forward(self, x):
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

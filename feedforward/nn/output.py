@@ -1,0 +1,129 @@
+"""Output units: choose p(y | x) and the loss follows (L-OUT-1..4).
+
+The network's last layer produces the pre-activation ``z``. An output unit
+turns ``z`` into a distribution over ``y``:
+
+========================  ===================  ============================  ==============
+unit                      p(y | x)             nll(z, y) per example         mean(z)
+========================  ===================  ============================  ==============
+``Gaussian``              N(y; z, I)           ``1/2 ||y - z||^2`` (+ const)  ``z``
+``Bernoulli``             Bernoulli(sigmoid z) ``softplus((1 - 2y) z)``       ``sigmoid(z)``
+``Categorical``           Cat(softmax z)       ``logsumexp(z) - z_y``         ``softmax(z)``
+========================  ===================  ============================  ==============
+
+``nll`` averages over examples (weighted by ``sample_weight`` as scikit-learn
+does) and sums over the independent outputs of one example, so it is the
+negative log-likelihood of the data set divided by n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Tensor, as_tensor
+from .module import Module
+
+__all__ = ["OutputUnit", "Gaussian", "Bernoulli", "Categorical", "OUTPUTS", "get_output"]
+
+
+def _like_input(z, value):
+    """Return a Tensor for Tensor input, an array for array input."""
+    return value if isinstance(z, Tensor) else value.data
+
+
+def _outputs(z) -> int:
+    return z.shape[-1] if z.ndim > 1 else 1
+
+
+class OutputUnit(Module):
+    """Base of the output units: ``nll``, ``mean`` and ``predict`` from logits ``z``."""
+
+    name = ""
+    task = ""  # "regression" or "classification"
+
+    def forward(self, z):
+        return self.mean(z)
+
+    def nll(self, z, y, sample_weight=None) -> Tensor:
+        raise NotImplementedError
+
+    def mean(self, z):
+        raise NotImplementedError
+
+    def predict(self, z) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Gaussian(OutputUnit):
+    """Linear output unit = mean of a unit-variance Gaussian (L-OUT-1).
+
+    ``nll = mean_i 1/2 ||y_i - z_i||^2``: maximum likelihood is least squares.
+    """
+
+    name = "gaussian"
+    task = "regression"
+
+    def nll(self, z, y, sample_weight=None) -> Tensor:
+        z = as_tensor(z)
+        return F.mse_loss(z, y, sample_weight=sample_weight) * (_outputs(z) / 2)
+
+    def mean(self, z):
+        return z
+
+    def predict(self, z) -> np.ndarray:
+        return np.asarray(getattr(z, "data", z))
+
+
+class Bernoulli(OutputUnit):
+    """Sigmoid output unit = Bernoulli (L-OUT-2); several columns are independent labels.
+
+    ``nll = mean_i sum_k softplus((1 - 2 y_ik) z_ik)``, computed stably.
+    """
+
+    name = "bernoulli"
+    task = "classification"
+
+    def nll(self, z, y, sample_weight=None) -> Tensor:
+        z = as_tensor(z)
+        return F.binary_cross_entropy_with_logits(z, y, sample_weight=sample_weight) * _outputs(z)
+
+    def mean(self, z):
+        return _like_input(z, F.sigmoid(z))
+
+    def predict(self, z) -> np.ndarray:
+        # sigmoid(z) > 1/2 exactly when z > 0: no need to compute the sigmoid.
+        return (np.asarray(getattr(z, "data", z)) > 0).astype(np.int64)
+
+
+class Categorical(OutputUnit):
+    """Softmax output unit = categorical distribution over classes (L-OUT-3).
+
+    ``nll = mean_i (logsumexp(z_i) - z_{i, y_i})``, labels are integers in ``[0, C)``.
+    """
+
+    name = "categorical"
+    task = "classification"
+
+    def nll(self, z, y, sample_weight=None) -> Tensor:
+        return F.cross_entropy(z, y, sample_weight=sample_weight)
+
+    def mean(self, z):
+        return _like_input(z, F.softmax(z, axis=-1))
+
+    def predict(self, z) -> np.ndarray:
+        return np.argmax(np.asarray(getattr(z, "data", z)), axis=-1)
+
+
+OUTPUTS = {"gaussian": Gaussian, "bernoulli": Bernoulli, "categorical": Categorical}
+
+
+def get_output(spec) -> OutputUnit | None:
+    """An output unit from a name (``"gaussian"``, ``"bernoulli"``, ``"categorical"``) or instance."""
+    if spec is None or isinstance(spec, OutputUnit):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, OutputUnit):
+        return spec()
+    if isinstance(spec, str) and spec.lower() in OUTPUTS:
+        return OUTPUTS[spec.lower()]()
+    raise ValueError(f"unknown output unit {spec!r}; expected one of {sorted(OUTPUTS)} or an OutputUnit")

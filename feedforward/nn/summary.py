@@ -1,0 +1,56 @@
+"""``summary()``: each layer, its output shape and parameter count (L-ARCH-2)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..tensor import Tensor
+from .linear import Linear
+from .module import Sequential
+
+
+def _leaf_layers(module):
+    if isinstance(module, Sequential):
+        for i, layer in enumerate(module.layers):
+            yield str(i), layer
+    else:
+        yield type(module).__name__, module
+
+
+def summary(module, input_shape=None, file=None) -> str:
+    """Run a zero batch through ``module`` and tabulate what each layer produces.
+
+    ``input_shape`` (without the batch axis) is inferred from the first
+    ``Linear`` when not given.
+    """
+    layers = list(_leaf_layers(module))
+    if input_shape is None:
+        first = next((m for m in module.modules() if isinstance(m, Linear)), None)
+        if first is None:
+            raise ValueError("summary(): give input_shape, there is no Linear layer to infer it from")
+        input_shape = (first.in_features,)
+    dtype = next((p.dtype for p in module.parameters()), np.float32)
+    x = Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype))
+    rows = []
+    was_training = module.training
+    module.eval()
+    try:
+        with no_grad():
+            for name, layer in layers:
+                x = layer(x)
+                n = sum(p.size for p in layer.parameters())
+                rows.append((name, repr(layer).split("\n")[0], str(("n",) + tuple(x.shape[1:])).replace("'", ""), n))
+    finally:
+        module.train(was_training)
+    w = [max(len(r[i]) for r in rows + [("#", "layer", "output shape", 0)]) for i in range(3)]
+    header = f"{'#':<{w[0]}}  {'layer':<{w[1]}}  {'output shape':<{w[2]}}  {'params':>10}"
+    lines = [header, "-" * len(header)]
+    lines += [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d:>10,}" for a, b, c, d in rows]
+    total = module.num_parameters()
+    lines += ["-" * len(header), f"total parameters: {total:,}"]
+    out = "\n".join(lines)
+    print(out, file=file or sys.stdout)
+    return out

@@ -1,0 +1,681 @@
+"""``Tensor``: an n-d NumPy array that records how it was computed (L-AD-1).
+
+Each primitive op below computes its forward value and defines its gradient
+rule right beside it, as a closure ``backward(g) -> (grad_parent_0, ...)``
+that receives the gradient of the loss with respect to the op's output
+(same shape as the output) and returns one gradient per parent (or ``None``
+when that parent needs none). :mod:`feedforward.autograd` does the rest.
+
+Composite functions (activations, losses) live in :mod:`feedforward.functional`.
+
+Dtypes: Python numbers and lists become float32 (the default, for speed);
+NumPy float arrays keep their dtype, so float64 stays float64 (gradient
+checks need it); NumPy integer and bool arrays keep their dtype (labels,
+masks) but cannot require a gradient.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import autograd
+from .autograd import unbroadcast
+
+__all__ = [
+    "Tensor", "tensor", "as_tensor", "DEFAULT_DTYPE",
+    "exp", "log", "abs", "maximum", "minimum", "where", "clip",
+    "concatenate", "stack", "matmul",
+]
+
+DEFAULT_DTYPE = np.float32
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind == "f" and data.dtype.itemsize >= 4:
+            return data
+        if data.dtype.kind == "f":  # float16: compute in float32
+            return data.astype(DEFAULT_DTYPE)
+        if data.dtype.kind in "iub":
+            return data
+        raise TypeError(f"Tensor: unsupported array dtype {data.dtype}; expected a float, int or bool array.")
+    if isinstance(data, np.generic):
+        return _to_array(np.asarray(data))
+    arr = np.asarray(data)
+    if arr.dtype.kind in "iufb":
+        return arr.astype(DEFAULT_DTYPE)
+    raise TypeError(
+        f"Tensor: cannot make a tensor from {type(data).__name__} "
+        f"(NumPy dtype {arr.dtype}); expected numbers, nested lists of numbers or an array."
+    )
+
+
+def _axis_tuple(axis, ndim: int):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, numbers.Integral):
+        axis = (int(axis),)
+    out = []
+    for a in axis:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for a tensor with {ndim} dimensions")
+        out.append(a % ndim)
+    return tuple(out)
+
+
+class Tensor:
+    """An n-d array with reverse-mode autodiff.
+
+    Parameters
+    ----------
+    data : array_like
+        Numbers, nested lists or a NumPy array (see the module docstring for dtypes).
+    requires_grad : bool
+        Record operations on this tensor so that ``backward()`` fills ``.grad``.
+    dtype : numpy dtype, optional
+        Force a dtype (e.g. ``np.float64`` for gradient checks).
+
+    Examples
+    --------
+    >>> import feedforward as ff
+    >>> x = ff.Tensor([[1.0, 2.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([[2., 4.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retains_grad", "__weakref__")
+    # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require a gradient; got dtype {self.data.dtype}. "
+                "Pass float data or dtype=np.float32."
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+        self._op = ""
+        self._retains_grad = False
+
+    # ------------------------------------------------------------------ graph
+    @classmethod
+    def _make(cls, data: np.ndarray, parents: tuple, backward, op: str) -> "Tensor":
+        """Wrap an op's result; record the graph edge only if a parent needs a gradient."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out._retains_grad = False
+        out._op = op
+        if autograd.is_grad_enabled() and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = parents
+            out._backward = backward
+        else:
+            out.requires_grad = False
+            out._parents = ()
+            out._backward = None
+        return out
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires grad.
+
+        Gradients accumulate into ``leaf.grad`` (call ``zero_grad()`` between steps).
+        A non-scalar tensor needs ``gradient``, the vector of the vector-Jacobian product.
+        The graph is freed afterwards unless ``retain_graph=True``.
+        """
+        autograd.backward(self, gradient, retain_graph)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._backward is None
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` on this non-leaf tensor during backward (as in PyTorch)."""
+        self._retains_grad = True
+        return self
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (shares memory, like PyTorch)."""
+        return Tensor(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ------------------------------------------------------------ array facts
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = f", dtype={self.data.dtype}" if self.data.dtype != DEFAULT_DTYPE else ""
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}{extra}{grad})"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all() on .data"
+            )
+        return bool(self.data)
+
+    __hash__ = object.__hash__  # identity, since == is elementwise
+
+    # ---------------------------------------------------------- elementwise
+    def __add__(self, other):
+        other = as_tensor(other, self.dtype)
+        a, b = self, other
+
+        def backward(g):
+            return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+
+        return Tensor._make(a.data + b.data, (a, b), backward, "add")
+
+    def __radd__(self, other):
+        return as_tensor(other, self.dtype).__add__(self)
+
+    def __sub__(self, other):
+        other = as_tensor(other, self.dtype)
+        a, b = self, other
+
+        def backward(g):
+            return unbroadcast(g, a.shape), unbroadcast(-g, b.shape) if b.requires_grad else None
+
+        return Tensor._make(a.data - b.data, (a, b), backward, "sub")
+
+    def __rsub__(self, other):
+        return as_tensor(other, self.dtype).__sub__(self)
+
+    def __mul__(self, other):
+        other = as_tensor(other, self.dtype)
+        a, b = self, other
+
+        def backward(g):
+            ga = unbroadcast(g * b.data, a.shape) if a.requires_grad else None
+            gb = unbroadcast(g * a.data, b.shape) if b.requires_grad else None
+            return ga, gb
+
+        return Tensor._make(a.data * b.data, (a, b), backward, "mul")
+
+    def __rmul__(self, other):
+        return as_tensor(other, self.dtype).__mul__(self)
+
+    def __truediv__(self, other):
+        other = as_tensor(other, self.dtype)
+        a, b = self, other
+        out = a.data / b.data
+
+        def backward(g):
+            ga = unbroadcast(g / b.data, a.shape) if a.requires_grad else None
+            # d(a/b)/db = -a/b^2 = -out/b
+            gb = unbroadcast(-g * out / b.data, b.shape) if b.requires_grad else None
+            return ga, gb
+
+        return Tensor._make(out, (a, b), backward, "div")
+
+    def __rtruediv__(self, other):
+        return as_tensor(other, self.dtype).__truediv__(self)
+
+    def __neg__(self):
+        def backward(g):
+            return (-g,)
+
+        return Tensor._make(-self.data, (self,), backward, "neg")
+
+    def __pow__(self, exponent):
+        a = self
+        if isinstance(exponent, numbers.Number):
+            p = exponent
+            out = a.data ** p
+
+            def backward(g):
+                # p * x^(p-1); written without x**(p-1) when p == 2 to stay exact.
+                return (g * (2 * a.data if p == 2 else p * a.data ** (p - 1)),)
+
+            return Tensor._make(out, (a,), backward, "pow")
+        b = as_tensor(exponent, self.dtype)
+        out = a.data ** b.data
+
+        def backward_t(g):
+            ga = unbroadcast(g * b.data * a.data ** (b.data - 1), a.shape) if a.requires_grad else None
+            # d(a^b)/db = a^b log a
+            gb = unbroadcast(g * out * np.log(a.data), b.shape) if b.requires_grad else None
+            return ga, gb
+
+        return Tensor._make(out, (a, b), backward_t, "pow")
+
+    def __rpow__(self, base):
+        return as_tensor(base, self.dtype).__pow__(self)
+
+    # ------------------------------------------------------------- matmul
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(as_tensor(other, self.dtype), self)
+
+    # --------------------------------------------------------- comparisons
+    # Comparisons give boolean masks: not differentiable, no graph.
+    def _compare(self, other, ufunc):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor(ufunc(self.data, other))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    # ------------------------------------------------------------ indexing
+    def __getitem__(self, index):
+        index = _index_data(index)
+        a = self
+        out = a.data[index]
+        basic = _is_basic_index(index)
+
+        def backward(g):
+            ga = np.zeros_like(a.data)
+            if basic:
+                ga[index] = g  # basic indexing selects each element at most once
+            else:
+                # Integer arrays may repeat an index (x[[0, 0]]): add, do not overwrite.
+                np.add.at(ga, index, g)
+            return (ga,)
+
+        return Tensor._make(out, (a,), backward, "getitem")
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "in-place assignment to a Tensor is not supported (it would corrupt arrays "
+            "saved for backward); build a new tensor with ff.where or ff.concatenate, "
+            "or assign to .data under no_grad if you know it is safe."
+        )
+
+    # ---------------------------------------------------------- reductions
+    def sum(self, axis=None, keepdims: bool = False):
+        """Sum over ``axis`` (all by default), like ``np.sum``."""
+        a = self
+        axes = _axis_tuple(axis, a.ndim)
+        out = a.data.sum(axis=axes, keepdims=keepdims)
+
+        def backward(g):
+            if not keepdims:
+                g = np.expand_dims(g, axes)
+            return (np.broadcast_to(g, a.shape),)
+
+        return Tensor._make(np.asarray(out), (a,), backward, "sum")
+
+    def mean(self, axis=None, keepdims: bool = False):
+        """Mean over ``axis`` (all by default), like ``np.mean``."""
+        axes = _axis_tuple(axis, self.ndim)
+        count = 1
+        for ax in axes:
+            count *= self.shape[ax]
+        if count == 0:
+            raise ValueError(f"mean of an empty selection (shape {self.shape}, axis {axis})")
+        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
+
+    def _extremum(self, axis, keepdims, reduce, op):
+        a = self
+        axes = _axis_tuple(axis, a.ndim)
+        if a.size == 0:
+            raise ValueError(f"{op}() of an empty tensor (shape {a.shape}) has no value")
+        out_k = reduce(a.data, axis=axes, keepdims=True)
+        out = out_k if keepdims else np.squeeze(out_k, axis=axes)
+
+        def backward(g):
+            if not keepdims:
+                g = np.expand_dims(g, axes)
+            # Ties share the gradient evenly, as torch.amax / torch.max() do.
+            mask = a.data == out_k
+            return (mask * (g / mask.sum(axis=axes, keepdims=True)),)
+
+        return Tensor._make(np.asarray(out), (a,), backward, op)
+
+    def max(self, axis=None, keepdims: bool = False):
+        """Maximum over ``axis``; ties share the gradient evenly (as ``torch.amax``)."""
+        return self._extremum(axis, keepdims, np.max, "max")
+
+    def min(self, axis=None, keepdims: bool = False):
+        """Minimum over ``axis``; ties share the gradient evenly (as ``torch.amin``)."""
+        return self._extremum(axis, keepdims, np.min, "min")
+
+    # ------------------------------------------------------------- shapes
+    def reshape(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+            shape = tuple(shape[0])
+        a = self
+        try:
+            out = a.data.reshape(shape)
+        except ValueError:
+            raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+
+        def backward(g):
+            return (g.reshape(a.shape),)
+
+        return Tensor._make(out, (a,), backward, "reshape")
+
+    def flatten(self, start_axis: int = 0):
+        """Merge the axes from ``start_axis`` on (``flatten(1)`` keeps the batch axis)."""
+        return self.reshape(self.shape[:start_axis] + (-1,))
+
+    def transpose(self, *axes):
+        """Permute axes like ``np.transpose`` (reverse them when none are given)."""
+        if len(axes) == 1 and not isinstance(axes[0], numbers.Integral):
+            axes = tuple(axes[0])
+        a = self
+        axes = tuple(axes) if axes else tuple(reversed(range(a.ndim)))
+        inverse = tuple(np.argsort(axes))
+        out = a.data.transpose(axes)
+
+        def backward(g):
+            return (g.transpose(inverse),)
+
+        return Tensor._make(out, (a,), backward, "transpose")
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def astype(self, dtype):
+        """Cast to ``dtype``; the gradient is cast back."""
+        a = self
+        dtype = np.dtype(dtype)
+        if dtype == a.dtype:
+            return a
+
+        def backward(g):
+            return (g.astype(a.dtype),)
+
+        return Tensor._make(a.data.astype(dtype), (a,), backward, "astype")
+
+    # ----------------------------------------------- unary math (primitives)
+    def exp(self):
+        return exp(self)
+
+    def log(self):
+        return log(self)
+
+    def abs(self):
+        return abs(self)
+
+    def clip(self, min=None, max=None):
+        return clip(self, min, max)
+
+    # ------------------------------------------ activations (see functional)
+    def relu(self):
+        from .functional import relu
+
+        return relu(self)
+
+    def tanh(self):
+        from .functional import tanh
+
+        return tanh(self)
+
+    def sigmoid(self):
+        from .functional import sigmoid
+
+        return sigmoid(self)
+
+    def softmax(self, axis=-1):
+        from .functional import softmax
+
+        return softmax(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        from .functional import log_softmax
+
+        return log_softmax(self, axis=axis)
+
+
+# ------------------------------------------------------------------ helpers
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """``ff.tensor(data)``: same as ``ff.Tensor(data)`` (PyTorch spelling)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(x, dtype=None) -> Tensor:
+    """Return ``x`` if it is a Tensor; wrap numbers and arrays (no copy)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, numbers.Number) and dtype is not None and np.dtype(dtype).kind == "f":
+        # A Python number takes the other operand's float dtype (NumPy 2's
+        # "weak scalar" rule), so x * 2.0 stays float32.
+        return Tensor(np.asarray(x, dtype=dtype))
+    return Tensor(x)
+
+
+def _index_data(index):
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_basic_index(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (slice, numbers.Integral)) and not isinstance(i, bool)
+        for i in items
+    )
+
+
+# ------------------------------------------------ module-level primitives
+def exp(x) -> Tensor:
+    """``e^x``; gradient ``e^x``."""
+    x = as_tensor(x)
+    out = np.exp(x.data)
+
+    def backward(g):
+        return (g * out,)
+
+    return Tensor._make(out, (x,), backward, "exp")
+
+
+def log(x) -> Tensor:
+    """Natural logarithm; gradient ``1/x``."""
+    x = as_tensor(x)
+
+    def backward(g):
+        return (g / x.data,)
+
+    return Tensor._make(np.log(x.data), (x,), backward, "log")
+
+
+def abs(x) -> Tensor:  # noqa: A001 - mirrors np.abs / torch.abs
+    """``|x|``; gradient ``sign(x)``, 0 at 0 (as PyTorch)."""
+    x = as_tensor(x)
+
+    def backward(g):
+        return (g * np.sign(x.data),)
+
+    return Tensor._make(np.abs(x.data), (x,), backward, "abs")
+
+
+def _min_max(a, b, ufunc, op):
+    a = as_tensor(a, getattr(b, "dtype", None))
+    b = as_tensor(b, a.dtype)
+    out = ufunc(a.data, b.data)
+
+    def backward(g):
+        # Where a == b the gradient is split in half, as PyTorch does; ReLU
+        # is therefore its own op (maximum(x, 0) would give 1/2 at x = 0).
+        a_wins = (a.data == out).astype(g.dtype)
+        b_wins = (b.data == out).astype(g.dtype)
+        share = a_wins + b_wins
+        ga = unbroadcast(g * a_wins / share, a.shape) if a.requires_grad else None
+        gb = unbroadcast(g * b_wins / share, b.shape) if b.requires_grad else None
+        return ga, gb
+
+    return Tensor._make(out, (a, b), backward, op)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum; ties split the gradient evenly (as ``torch.maximum``)."""
+    return _min_max(a, b, np.maximum, "maximum")
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum; ties split the gradient evenly (as ``torch.minimum``)."""
+    return _min_max(a, b, np.minimum, "minimum")
+
+
+def where(condition, a, b) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (broadcasting like ``np.where``)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be a boolean mask, got dtype {cond.dtype}")
+    a = as_tensor(a, getattr(b, "dtype", None))
+    b = as_tensor(b, a.dtype)
+    out = np.where(cond, a.data, b.data)
+
+    def backward(g):
+        ga = unbroadcast(np.where(cond, g, 0), a.shape) if a.requires_grad else None
+        gb = unbroadcast(np.where(cond, 0, g), b.shape) if b.requires_grad else None
+        return ga, gb
+
+    return Tensor._make(out, (a, b), backward, "where")
+
+
+def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - mirrors np.clip
+    """Clamp to ``[min, max]``; gradient 1 inside, including the ends (as ``torch.clamp``)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    x = as_tensor(x)
+    out = np.clip(x.data, min, max)
+
+    def backward(g):
+        inside = np.ones(x.shape, dtype=bool)
+        if min is not None:
+            inside &= x.data >= min
+        if max is not None:
+            inside &= x.data <= max
+        return (g * inside,)
+
+    return Tensor._make(out, (x,), backward, "clip")
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product ``a @ b`` with NumPy's rules (1-D operands, batch broadcasting)."""
+    a = as_tensor(a)
+    b = as_tensor(b, a.dtype)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last dimension of "
+            f"the left operand ({k_a}) must equal the "
+            f"{'only' if b.ndim == 1 else 'second-to-last'} dimension of the right one ({k_b})"
+        )
+    out = a.data @ b.data
+
+    def backward(g):
+        A = a.data if a.ndim > 1 else a.data[None, :]
+        B = b.data if b.ndim > 1 else b.data[:, None]
+        # Restore the dimensions that 1-D operands dropped from the output.
+        G = g
+        if b.ndim == 1:
+            G = G[..., None]
+        if a.ndim == 1:
+            G = G[..., None, :]
+        ga = gb = None
+        if a.requires_grad:
+            ga = G @ np.swapaxes(B, -1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+            ga = unbroadcast(ga, a.shape)
+        if b.requires_grad:
+            gb = np.swapaxes(A, -1, -2) @ G
+            if b.ndim == 1:
+                gb = gb[..., 0]
+            gb = unbroadcast(gb, b.shape)
+        return ga, gb
+
+    return Tensor._make(out, (a, b), backward, "matmul")
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis, like ``np.concatenate``."""
+    tensors = tuple(as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    out = np.concatenate([t.data for t in tensors], axis=axis)
+    ax = axis % out.ndim
+    bounds = np.cumsum([t.shape[ax] for t in tensors])[:-1]
+
+    def backward(g):
+        return tuple(np.split(g, bounds, axis=ax))
+
+    return Tensor._make(out, tensors, backward, "concatenate")
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along a new axis, like ``np.stack``."""
+    tensors = tuple(as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    out = np.stack([t.data for t in tensors], axis=axis)
+    ax = axis % out.ndim
+
+    def backward(g):
+        return tuple(np.take(g, i, axis=ax) for i in range(len(tensors)))
+
+    return Tensor._make(out, tensors, backward, "stack")
