@@ -20,3 +20,36 @@ __all__ = [
     "exp", "log", "abs", "maximum", "minimum", "where", "clip", "matmul", "concatenate", "stack",
     "gradcheck", "numeric_grad", "functional", "nn",
 ]
+
+# Sub-packages and names that pull in more code (or optional extras) load on
+# first use, so `import feedforward` stays light and NumPy-only.
+_LAZY = {
+    "optim": ("feedforward.optim", None),
+    "training": ("feedforward.training", None),
+    "fit": ("feedforward.training", "fit"),
+    "Trainer": ("feedforward.training", "Trainer"),
+    "History": ("feedforward.training", "History"),
+    "io": ("feedforward.io", None),
+    "save": ("feedforward.io", "save"),
+    "load": ("feedforward.io", "load"),
+    "construct": ("feedforward.construct", None),
+    "data": ("feedforward.data", None),
+    "estimators": ("feedforward.estimators", None),
+    "experiments": ("feedforward.experiments", None),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'feedforward' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
