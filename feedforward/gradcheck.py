@@ -21,17 +21,17 @@ def numeric_grad(f, inputs, eps: float = 1e-6) -> list:
     grads = []
     with no_grad():
         for t in inputs:
-            g = np.zeros_like(t.data, dtype=np.float64)
-            flat = t.data.reshape(-1)  # a view: we perturb in place and restore
-            gflat = g.reshape(-1)
-            for i in range(flat.size):
-                old = flat[i]
-                flat[i] = old + eps
+            g = np.zeros(t.data.shape, dtype=np.float64)
+            # Index t.data itself (not a reshape, which copies a non-contiguous
+            # array, so the perturbation would never reach f): perturb, restore.
+            for i in np.ndindex(t.data.shape):
+                old = t.data[i]
+                t.data[i] = old + eps
                 up = float(np.sum(f(*inputs).data))
-                flat[i] = old - eps
+                t.data[i] = old - eps
                 down = float(np.sum(f(*inputs).data))
-                flat[i] = old
-                gflat[i] = (up - down) / (2 * eps)
+                t.data[i] = old
+                g[i] = (up - down) / (2 * eps)
             grads.append(g)
     return grads
 

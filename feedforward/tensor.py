@@ -114,7 +114,8 @@ class Tensor:
     def _make(cls, data: np.ndarray, parents: tuple, backward, op: str) -> "Tensor":
         """Wrap an op's result; record the graph edge only if a parent needs a gradient."""
         out = cls.__new__(cls)
-        out.data = data
+        # A ufunc on 0-d arrays returns a NumPy scalar: keep .data an ndarray.
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
         out._retains_grad = False
         out._op = op
@@ -270,6 +271,9 @@ class Tensor:
 
             def backward(g):
                 # p * x^(p-1); written without x**(p-1) when p == 2 to stay exact.
+                # NOTE: p == 0 must give 0, not 0 * x^-1 = nan at x = 0 (as torch.pow).
+                if p == 0:
+                    return (np.zeros_like(g),)
                 return (g * (2 * a.data if p == 2 else p * a.data ** (p - 1)),)
 
             return Tensor._make(out, (a,), backward, "pow")
@@ -277,9 +281,18 @@ class Tensor:
         out = a.data ** b.data
 
         def backward_t(g):
-            ga = unbroadcast(g * b.data * a.data ** (b.data - 1), a.shape) if a.requires_grad else None
-            # d(a^b)/db = a^b log a
-            gb = unbroadcast(g * out * np.log(a.data), b.shape) if b.requires_grad else None
+            ga = gb = None
+            # Same conventions as torch.pow at the edges: the gradient w.r.t. the base
+            # is 0 where b == 0, and w.r.t. the exponent 0 where a == 0 and b >= 0
+            # (0^b is constant there); elsewhere NumPy's inf/nan pass through silently.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if a.requires_grad:
+                    ga = np.where(b.data == 0, 0, g * b.data * a.data ** (b.data - 1))
+                    ga = unbroadcast(ga, a.shape)
+                if b.requires_grad:
+                    # d(a^b)/db = a^b log a
+                    gb = np.where((a.data == 0) & (b.data >= 0), 0, g * out * np.log(a.data))
+                    gb = unbroadcast(gb, b.shape)
             return ga, gb
 
         return Tensor._make(out, (a, b), backward_t, "pow")
@@ -380,7 +393,8 @@ class Tensor:
                 g = np.expand_dims(g, axes)
             # Ties share the gradient evenly, as torch.amax / torch.max() do.
             mask = a.data == out_k
-            return (mask * (g / mask.sum(axis=axes, keepdims=True)),)
+            # Count in g's dtype: an int64 count would promote a float32 gradient to float64.
+            return (mask * (g / mask.sum(axis=axes, keepdims=True, dtype=g.dtype)),)
 
         return Tensor._make(np.asarray(out), (a,), backward, op)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, _axis_tuple, as_tensor
 
 __all__ = [
     "relu", "abs_rectify", "generalized_relu", "leaky_relu", "prelu", "rrelu", "elu",
@@ -199,6 +199,7 @@ def _logsumexp(x: np.ndarray, axis) -> np.ndarray:
 def logsumexp(z, axis=-1, keepdims: bool = False) -> Tensor:
     """``log sum_i e^{z_i}`` along ``axis``, shifted by the max for stability."""
     z = as_tensor(z)
+    axis = _axis_tuple(axis, z.ndim)  # None means all axes; squeeze/expand_dims need a tuple
     lse = _logsumexp(z.data, axis)
     out = lse if keepdims else np.squeeze(lse, axis=axis)
 

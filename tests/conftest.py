@@ -1,0 +1,39 @@
+"""Shared fixtures and settings for the whole test suite.
+
+Randomness is explicit and seeded: tests take the ``rng`` fixture (a fresh
+``np.random.Generator`` per test), and hypothesis runs derandomized, so a
+failure reproduces exactly on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+# Make `from helpers import ...` work however pytest was invoked.
+sys.path.insert(0, os.path.dirname(__file__))
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # hypothesis is a test extra; property tests skip without it
+    pass
+else:
+    # Small example counts and no deadline: the suite runs on 2 shared cores.
+    settings.register_profile(
+        "feedforward",
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile("feedforward")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator, fresh for each test."""
+    return np.random.default_rng(20230)
