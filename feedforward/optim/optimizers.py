@@ -1,0 +1,357 @@
+"""Optimizers: the update ``w <- w - eta * direction`` with its variants (L-SGD-7).
+
+Every optimizer keeps a reference to the parameters it was built on and, on
+:meth:`Optimizer.step`, reads each ``p.grad`` (never writing to it: a
+gradient array may be shared with the caller) and updates ``p.data`` **in
+place**, so arrays held elsewhere (a view, a buffer the training loop reuses)
+see the new weights and nothing is reallocated.
+
+Notation: the lecture's ``eta`` is the learning rate ``lr``. The lecture's
+backprop slide calls ``eta`` "weight decay"; that is an erratum. Weight decay
+is the L2 penalty ``(lambda / 2) ||w||^2`` added to the loss, whose gradient
+``lambda w`` is added to every parameter's gradient (``weight_decay=lambda``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+def _check_real(value, name: str, *, low: float, low_inclusive: bool, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    ok = math.isfinite(value) and (value >= low if low_inclusive else value > low)
+    if high is not None:
+        ok = ok and value < high
+    if not ok:
+        lo = f"{'>=' if low_inclusive else '>'} {low:g}"
+        rng = lo if high is None else f"in {'[' if low_inclusive else '('}{low:g}, {high:g})"
+        raise ValueError(f"{name} must be {rng}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: holds the parameters, their per-parameter state and ``lr``.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The tensors to update, typically ``model.parameters()``. Each must be a
+        floating-point tensor with ``requires_grad=True``; duplicates are an error.
+    lr : float
+        Learning rate ``eta > 0``.
+
+    Attributes
+    ----------
+    params : list of Tensor
+    state : list of dict
+        Per-parameter buffers (``state[i]`` belongs to ``params[i]``), arrays
+        of the parameter's shape and dtype.
+    step_count : int
+        Number of :meth:`step` calls so far.
+    """
+
+    #: Hyper-parameter names saved by :meth:`state_dict` (besides ``lr``).
+    _hyper: tuple = ()
+
+    def __init__(self, params, lr: float):
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of tensors (e.g. model.parameters()), got one Tensor")
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list: the model has no parameters to train")
+        seen = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"params[{i}] is a {type(p).__name__}, expected a Tensor / Parameter")
+            if not p.requires_grad or p.data.dtype.kind != "f":
+                raise ValueError(f"params[{i}] must be a floating-point tensor with requires_grad=True")
+            if id(p) in seen:
+                raise ValueError(f"params[{i}] appears twice in the parameter list")
+            seen.add(id(p))
+        self.params = params
+        self.lr = lr
+        self.state = [{} for _ in params]
+        self.step_count = 0
+
+    @property
+    def lr(self) -> float:
+        """The learning rate ``eta`` (a schedule may change it between steps)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = _check_real(value, "lr (learning rate)", low=0.0, low_inclusive=False)
+
+    def zero_grad(self) -> None:
+        """Drop every parameter's gradient (``p.grad = None``; the next backward writes a fresh one)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Apply one update from the current ``p.grad`` (parameters without a gradient are skipped)."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the accumulated state (momentum buffers, moments, step count)."""
+        self.state = [{} for _ in self.params]
+        self.step_count = 0
+
+    # -------------------------------------------------------- state dicts
+    def hyperparameters(self) -> dict:
+        """``lr`` and the other hyper-parameters as plain Python values."""
+        out = {"lr": self.lr}
+        for name in self._hyper:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def state_dict(self) -> dict:
+        """A copy of everything :meth:`step` depends on.
+
+        ``{"type": class name, "hyper": {...}, "step_count": int,
+        "state": [{buffer name: array copy}, ...]}`` (one dict per parameter).
+        """
+        return {
+            "type": type(self).__name__,
+            "hyper": self.hyperparameters(),
+            "step_count": self.step_count,
+            "state": [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()} for s in self.state],
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a :meth:`state_dict`, checking the type, parameter count, shapes and dtypes."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        missing = {"type", "hyper", "step_count", "state"} - set(state_dict)
+        if missing:
+            raise ValueError(f"optimizer state_dict is missing {sorted(missing)}")
+        if state_dict["type"] != type(self).__name__:
+            raise ValueError(f"optimizer state_dict is for {state_dict['type']}, this optimizer is {type(self).__name__}")
+        states = state_dict["state"]
+        if not isinstance(states, (list, tuple)) or len(states) != len(self.params):
+            n = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
+            raise ValueError(f"optimizer state_dict has state for {n} parameters, this optimizer has {len(self.params)}")
+        step_count = state_dict["step_count"]
+        if isinstance(step_count, bool) or not isinstance(step_count, numbers.Integral) or step_count < 0:
+            raise ValueError(f"optimizer state_dict: step_count must be a non-negative integer, got {step_count!r}")
+        staged = []
+        for i, (p, s) in enumerate(zip(self.params, states)):
+            if not isinstance(s, dict):
+                raise ValueError(f"optimizer state_dict: state[{i}] must be a dict, got {type(s).__name__}")
+            new = {}
+            for name, value in s.items():
+                if name in self._counters:
+                    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                        raise ValueError(f"optimizer state_dict: state[{i}][{name!r}] must be a count >= 0, got {value!r}")
+                    new[name] = int(value)
+                    continue
+                if name not in self._buffers:
+                    raise ValueError(f"optimizer state_dict: unknown buffer {name!r} for {type(self).__name__}")
+                arr = np.asarray(value)
+                if arr.shape != p.shape or arr.dtype != p.dtype:
+                    raise ValueError(
+                        f"optimizer state_dict: state[{i}][{name!r}] has shape {arr.shape} and dtype {arr.dtype}, "
+                        f"expected the parameter's {p.shape} and {p.dtype}"
+                    )
+                new[name] = arr.copy()
+            staged.append(new)
+        hyper = dict(state_dict["hyper"])
+        for name in ("lr",) + self._hyper:
+            if name in hyper:
+                value = hyper[name]
+                setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self._validate()
+        self.state = staged
+        self.step_count = int(step_count)
+
+    #: Names of per-parameter arrays (shape and dtype of the parameter) and of integer counters.
+    _buffers: tuple = ()
+    _counters: tuple = ()
+
+    def _validate(self) -> None:
+        """Check the hyper-parameters (subclasses)."""
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({hyper})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov momentum and weight decay.
+
+    The update, per parameter ``w`` with gradient ``g`` (exactly ``torch.optim.SGD``)::
+
+        g <- g + weight_decay * w                 (the L2 penalty's gradient)
+        b <- g                                     at the first step, then
+        b <- momentum * b + (1 - dampening) * g    (the velocity)
+        d <- g + momentum * b   if nesterov  else  b      (d = g when momentum = 0)
+        w <- w - lr * d
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        Usually ``model.parameters()``.
+    lr : float
+        The learning rate, the lecture's ``eta`` (step size). The lecture's
+        backprop example calls ``eta`` "weight decay": that is an erratum.
+    momentum : float
+        ``mu`` in ``[0, 1)``; 0 is plain gradient descent ``w <- w - eta g``.
+    nesterov : bool
+        Nesterov's accelerated gradient (needs ``momentum > 0`` and ``dampening = 0``).
+    weight_decay : float
+        The L2 penalty coefficient ``lambda``: minimises ``J(w) + lambda/2 ||w||^2``
+        (applied to every parameter, biases included, as PyTorch does).
+    dampening : float
+        Scales the new gradient in the velocity (PyTorch's option; default 0).
+
+    Examples
+    --------
+    >>> import feedforward as ff
+    >>> net = ff.nn.MLP([2, 3, 1], rng=0)
+    >>> opt = ff.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    >>> loss = (net(ff.Tensor([[1.0, 2.0]])) ** 2).sum()
+    >>> opt.zero_grad(); loss.backward(); opt.step()
+    >>> opt.step_count
+    1
+    """
+
+    _hyper = ("momentum", "dampening", "nesterov", "weight_decay")
+    _buffers = ("momentum_buffer",)
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, dampening: float = 0.0):
+        super().__init__(params, lr)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+        self.dampening = dampening
+        self._validate()
+
+    def _validate(self) -> None:
+        self.momentum = _check_real(self.momentum, "momentum", low=0.0, low_inclusive=True, high=1.0)
+        self.dampening = _check_real(self.dampening, "dampening", low=0.0, low_inclusive=True, high=1.0)
+        self.weight_decay = _check_real(self.weight_decay, "weight_decay", low=0.0, low_inclusive=True)
+        if not isinstance(self.nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
+        self.nesterov = bool(self.nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
+
+    def step(self) -> None:
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        for p, state in zip(self.params, self.state):
+            g = p.grad
+            if g is None:
+                continue
+            w = p.data
+            if wd != 0:
+                g = g + wd * w  # a new array: p.grad itself is never modified
+            if mu != 0:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = np.array(g, dtype=w.dtype, copy=True)
+                else:
+                    buf *= mu
+                    if self.dampening:
+                        buf += (1 - self.dampening) * g
+                    else:
+                        buf += g
+                g = g + mu * buf if self.nesterov else buf
+            # In place: w is p.data, so every view of the weights sees the update.
+            w -= lr * g
+        self.step_count += 1
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction, exactly as ``torch.optim.Adam``.
+
+    Per parameter ``w`` with gradient ``g`` at step ``t = 1, 2, ...``::
+
+        g <- g + weight_decay * w                  (L2 penalty; AdamW instead decays w directly)
+        m <- beta1 m + (1 - beta1) g               (first moment)
+        v <- beta2 v + (1 - beta2) g^2             (second moment)
+        m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)     (bias correction)
+        w <- w - lr * m_hat / (sqrt(v_hat) + eps)
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+    lr : float
+        Step size ``eta`` (default 1e-3).
+    betas : (float, float)
+        Decay rates of the moment estimates, each in ``[0, 1)``.
+    eps : float
+        Added to ``sqrt(v_hat)`` for numerical stability.
+    weight_decay : float
+        L2 penalty coefficient ``lambda`` (gradient ``lambda w`` added to ``g``).
+    decoupled : bool
+        If True, decay the weights directly, ``w <- w (1 - lr lambda)``, before the
+        Adam step (AdamW, ``torch.optim.AdamW``) instead of adding the L2 gradient.
+    """
+
+    _hyper = ("betas", "eps", "weight_decay", "decoupled")
+    _buffers = ("exp_avg", "exp_avg_sq")
+    _counters = ("step",)  # per parameter, as PyTorch: a parameter without a gradient does not advance
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled: bool = False):
+        super().__init__(params, lr)
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.decoupled = decoupled
+        self._validate()
+
+    def _validate(self) -> None:
+        betas = self.betas
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _check_real(betas[0], "betas[0]", low=0.0, low_inclusive=True, high=1.0),
+            _check_real(betas[1], "betas[1]", low=0.0, low_inclusive=True, high=1.0),
+        )
+        self.eps = _check_real(self.eps, "eps", low=0.0, low_inclusive=True)
+        self.weight_decay = _check_real(self.weight_decay, "weight_decay", low=0.0, low_inclusive=True)
+        if not isinstance(self.decoupled, (bool, np.bool_)):
+            raise TypeError(f"decoupled must be True or False, got {self.decoupled!r}")
+        self.decoupled = bool(self.decoupled)
+
+    def step(self) -> None:
+        lr, wd = self.lr, self.weight_decay
+        beta1, beta2 = self.betas
+        self.step_count += 1
+        for p, state in zip(self.params, self.state):
+            g = p.grad
+            if g is None:
+                continue
+            w = p.data
+            if wd != 0:
+                if self.decoupled:
+                    w *= 1 - lr * wd
+                else:
+                    g = g + wd * w
+            if "exp_avg" not in state:
+                state["exp_avg"] = np.zeros_like(w)
+                state["exp_avg_sq"] = np.zeros_like(w)
+                state["step"] = 0
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            state["step"] += 1
+            t = state["step"]
+            # m.lerp_(g, 1 - beta1) and v.mul_(beta2).addcmul_(g, g, 1 - beta2), as PyTorch.
+            m += (1 - beta1) * (g - m)
+            v *= beta2
+            v += (1 - beta2) * (g * g)
+            bias_correction1 = 1 - beta1**t
+            bias_correction2_sqrt = math.sqrt(1 - beta2**t)
+            denom = np.sqrt(v) / bias_correction2_sqrt
+            denom += self.eps
+            w -= (lr / bias_correction1) * (m / denom)
