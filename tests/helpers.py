@@ -39,7 +39,8 @@ def randn(rng, shape, domain: str = "real") -> np.ndarray:
     raise ValueError(f"unknown domain {domain!r}")
 
 
-def compare(fn, inputs, torch_fn=None, *, grad=True, rtol=RTOL, atol=ATOL, seed=0, out_dtype=np.float64):
+def compare(fn, inputs, torch_fn=None, *, const=(), grad=True, rtol=RTOL, atol=ATOL, seed=0,
+            out_dtype=np.float64):
     """Run ``fn`` on feedforward tensors and ``torch_fn`` (default: ``fn``) on torch tensors.
 
     Parameters
@@ -49,6 +50,8 @@ def compare(fn, inputs, torch_fn=None, *, grad=True, rtol=RTOL, atol=ATOL, seed=
     inputs : sequence of numpy arrays
         Float arrays become tensors with ``requires_grad=True``; integer and
         bool arrays (labels, indices, masks) become constants.
+    const : sequence of int
+        Positions of float inputs that are constants too (e.g. a loss's target).
     torch_fn : callable, optional
         The same computation written for torch tensors, when the spelling differs.
     grad : bool
@@ -61,7 +64,7 @@ def compare(fn, inputs, torch_fn=None, *, grad=True, rtol=RTOL, atol=ATOL, seed=
     torch = torch_module()
     torch_fn = fn if torch_fn is None else torch_fn
     arrays = [np.asarray(a) for a in inputs]
-    floats = [a.dtype.kind == "f" for a in arrays]
+    floats = [a.dtype.kind == "f" and i not in const for i, a in enumerate(arrays)]
     ff_in = [ff.Tensor(a.copy(), requires_grad=f and grad) for a, f in zip(arrays, floats)]
     th_in = [torch.tensor(a.copy(), requires_grad=f and grad) for a, f in zip(arrays, floats)]
 

@@ -227,7 +227,11 @@ def softmax(z, axis=-1) -> Tensor:
 def log_softmax(z, axis=-1) -> Tensor:
     """``log softmax(z)_i = z_i - logsumexp(z)`` (L-OUT-3), stable for large logits."""
     z = as_tensor(z)
-    out = z.data - _logsumexp(z.data, axis)
+    # (z - m) - log sum e^(z - m), not z - (m + log sum ...): with |z| ~ 1e4 in
+    # float32, m + log 2 rounds to a multiple of 2^-10 and the small term is lost.
+    m = np.max(z.data, axis=axis, keepdims=True)
+    shifted = z.data - np.where(np.isfinite(m), m, 0)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def backward(g):
         return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)

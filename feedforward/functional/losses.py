@@ -59,10 +59,12 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem: np.ndarray, sample_weight, redu
             out = total / denom if reduction == "mean" else total
             scale = 1.0 / denom if reduction == "mean" else None
         else:
-            total = (elem * wb).sum() / per_example
-            denom = w.sum() if reduction == "mean" else 1
-            out = total / denom
-            scale = wb / (per_example * denom)
+            # "mean": sum_i w_i l_i / sum_i w_i with l_i the mean over example i's
+            # outputs (scikit-learn); "sum": sum_i w_i sum_k l_ik, so that unit
+            # weights give exactly the unweighted value for every reduction.
+            denom = per_example * w.sum() if reduction == "mean" else 1
+            out = (elem * wb).sum() / denom
+            scale = wb / denom
         out = np.asarray(out, dtype=z.dtype)
 
     def backward(g):
@@ -143,8 +145,9 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     m = zd.max(axis=1, keepdims=True)
     e = np.exp(zd - m)
     s = e.sum(axis=1, keepdims=True)
-    lse = (m + np.log(s))[:, 0]
-    losses = lse - zd[rows, y]
+    # logsumexp(z) - z_y as log(s) - (z_y - m): subtracting m first keeps the
+    # O(1) part exact in float32 even when the logits are ~1e4.
+    losses = np.log(s[:, 0]) - (zd[rows, y] - m[:, 0])
     if reduction == "none":
         out = losses if w is None else losses * w
         scale = w
