@@ -1,0 +1,8 @@
+"""``python -m feedforward``: the same command line as ``feedforward``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
