@@ -45,8 +45,8 @@ def _set_grad_enabled(flag: bool):
         _mode.enabled = previous
 
 
-def no_grad():
-    """Context manager (and decorator) in which no graph is recorded.
+def no_grad(func=None):
+    """Context manager (and decorator, ``@no_grad`` or ``@no_grad()``) in which no graph is recorded.
 
     >>> import feedforward as ff
     >>> w = ff.Tensor([1.0, 2.0], requires_grad=True)
@@ -55,6 +55,8 @@ def no_grad():
     >>> y.requires_grad
     False
     """
+    if func is not None:  # used bare as a decorator
+        return _set_grad_enabled(False)(func)
     return _set_grad_enabled(False)
 
 

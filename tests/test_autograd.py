@@ -48,6 +48,21 @@ def test_no_grad_records_nothing_and_restores_mode():
         y.sum().backward()
 
 
+def test_no_grad_as_decorator_with_and_without_parentheses():
+    w = ff.Tensor([1.0], requires_grad=True)
+
+    @ff.no_grad()
+    def called():
+        return (w * 2.0).requires_grad
+
+    @ff.no_grad
+    def bare():
+        return (w * 2.0).requires_grad
+
+    assert called() is False and called() is False and bare() is False
+    assert ff.is_grad_enabled() and (w * 2.0).requires_grad
+
+
 def test_no_grad_restores_mode_after_an_exception():
     with pytest.raises(ZeroDivisionError):
         with ff.no_grad():

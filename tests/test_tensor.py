@@ -205,6 +205,19 @@ def test_astype_casts_value_and_gradient_back(rng):
     assert same.astype(np.float64) is same  # no copy, no graph node for a no-op cast
 
 
+@pytest.mark.parametrize(
+    "expr",
+    [lambda A, x: A @ x, lambda A, x: A.T + x, lambda A, x: A.T - x, lambda A, x: A.T * x,
+     lambda A, x: A.T / x, lambda A, x: A.T ** x],
+    ids=["matmul", "add", "sub", "mul", "div", "pow"],
+)
+def test_numpy_array_on_the_left_defers_to_tensor(expr, rng):
+    """ndarray (op) Tensor gives a Tensor in the graph (NumPy defers via __array_ufunc__ = None)."""
+    A = rng.uniform(0.5, 2.0, size=(2, 3))
+    x = rng.uniform(0.5, 2.0, size=(3, 2))
+    compare(lambda x: expr(A, x), [x], lambda x: expr(torch.tensor(A), x))
+
+
 def test_comparisons_are_masks_without_graph(rng):
     """Comparison operators give boolean masks, never recorded in the graph."""
     x = ff.Tensor(rng.standard_normal((3, 4)), requires_grad=True)

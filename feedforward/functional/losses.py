@@ -143,7 +143,8 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     zd = z.data
     rows = np.arange(n)
     m = zd.max(axis=1, keepdims=True)
-    e = np.exp(zd - m)
+    e = zd - m
+    np.exp(e, out=e)  # in place: one (n, C) buffer for the shifted logits and their exponentials
     s = e.sum(axis=1, keepdims=True)
     # logsumexp(z) - z_y as log(s) - (z_y - m): subtracting m first keeps the
     # O(1) part exact in float32 even when the logits are ~1e4.
