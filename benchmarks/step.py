@@ -155,7 +155,8 @@ def main(argv=None) -> dict:
 
     print(f"one training step, MLP {'-'.join(map(str, SIZES))} ReLU, batch {BATCH}, float32, SGD")
     print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {args.repeats} x {args.steps} steps after {args.warmup} warm-up")
+          f"({torch.get_num_threads()} threads)")
+    print(f"median of {args.repeats} x {args.steps} steps, after {args.warmup} warm-up steps")
     for name, value in us.items():
         spread = 1e6 * (max(samples[name]) - min(samples[name]))
         print(f"  {name:<12} {value:8.0f} us/step   (min-max spread {spread:.0f} us)")

@@ -46,7 +46,8 @@ def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
         raise ValueError(f"sample_weight must have shape ({n},) (one weight per example), got {w.shape}")
     check_finite(w, "sample_weight")
     if (w < 0).any():
-        raise ValueError(f"sample_weight must be non-negative, got {w[w < 0][0]} at row {int(np.argmax(w < 0))}")
+        row = int(np.argmax(w < 0))
+        raise ValueError(f"sample_weight must be non-negative, got {w[row]} at row {row}")
     if not w.sum() > 0:
         raise ValueError("sample_weight sums to 0: at least one example needs a positive weight")
     return w

@@ -91,7 +91,9 @@ class Tensor:
     array([[2., 4.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retains_grad", "__weakref__")
+    __slots__ = (
+        "data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retains_grad", "__weakref__",
+    )
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
@@ -414,7 +416,9 @@ class Tensor:
         try:
             out = a.data.reshape(shape)
         except ValueError:
-            raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+            raise ValueError(
+                f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}"
+            ) from None
 
         def backward(g):
             return (g.reshape(a.shape),)
@@ -630,7 +634,9 @@ def matmul(a, b) -> Tensor:
     a = as_tensor(a)
     b = as_tensor(b, a.dtype)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
+        )
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:

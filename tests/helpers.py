@@ -73,7 +73,8 @@ def compare(fn, inputs, torch_fn=None, *, const=(), grad=True, rtol=RTOL, atol=A
     assert isinstance(out, ff.Tensor), f"expected an ff.Tensor, got {type(out).__name__}"
     assert out.dtype == out_dtype, f"output dtype {out.dtype}, expected {np.dtype(out_dtype)}"
     assert out.shape == tuple(expected.shape), f"shape {out.shape}, torch {tuple(expected.shape)}"
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward value")
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=rtol, atol=atol,
+                               err_msg="forward value")
     if not grad:
         return out, ff_in
 

@@ -24,7 +24,8 @@ ACTIVATION_CASES = [
     ("abs_rectify", F.abs_rectify, torch.abs),
     ("leaky_relu_default", F.leaky_relu, TF.leaky_relu),
     ("leaky_relu_0.2", lambda z: F.leaky_relu(z, 0.2), lambda z: TF.leaky_relu(z, 0.2)),
-    ("generalized_relu_-0.5", lambda z: F.generalized_relu(z, -0.5), lambda z: torch.where(z > 0, z, -0.5 * z)),
+    ("generalized_relu_-0.5", lambda z: F.generalized_relu(z, -0.5),
+     lambda z: torch.where(z > 0, z, -0.5 * z)),
     ("rrelu_eval", F.rrelu, lambda z: TF.rrelu(z, training=False)),
     ("rrelu_eval_interval", lambda z: F.rrelu(z, 0.1, 0.3), lambda z: TF.rrelu(z, 0.1, 0.3, training=False)),
     ("elu", F.elu, TF.elu),
@@ -44,7 +45,8 @@ ACTIVATION_CASES = [
     ("logsumexp", F.logsumexp, lambda z: torch.logsumexp(z, dim=-1)),
     ("logsumexp_axis0_keepdims", lambda z: F.logsumexp(z, axis=0, keepdims=True),
      lambda z: torch.logsumexp(z, dim=0, keepdim=True)),
-    ("logsumexp_all", lambda z: F.logsumexp(z, axis=None), lambda z: torch.logsumexp(z, dim=tuple(range(z.ndim)))),
+    ("logsumexp_all", lambda z: F.logsumexp(z, axis=None),
+     lambda z: torch.logsumexp(z, dim=tuple(range(z.ndim)))),
 ]
 
 SHAPES = [(4, 5), (1, 3), (6, 1), (2, 3, 4), (7,)]
@@ -276,7 +278,8 @@ FUSED = [
     ("relu = where(z > 0, z, 0)", F.relu, lambda z: ff.where(z.data > 0, z, 0.0)),
     ("leaky = max(0,z) + a min(0,z)", lambda z: F.leaky_relu(z, 0.1),
      lambda z: ff.where(z.data > 0, z, 0.0) + 0.1 * ff.where(z.data > 0, 0.0, z)),
-    ("elu = where(z > 0, z, e^z - 1)", F.elu, lambda z: ff.where(z.data > 0, z, ff.exp(ff.minimum(z, 0.0)) - 1.0)),
+    ("elu = where(z > 0, z, e^z - 1)", F.elu,
+     lambda z: ff.where(z.data > 0, z, ff.exp(ff.minimum(z, 0.0)) - 1.0)),
     ("abs_rectify = abs", F.abs_rectify, ff.abs),
 ]
 

@@ -58,7 +58,8 @@ def test_mse_loss_sample_weight_sklearn_normalisation(shape, reduction, rng):
         per_example = elem.reshape(elem.shape[0], -1).mean(dim=1)
         return (_tw(w) * per_example).sum() / _tw(w).sum()
 
-    compare(lambda z, y: F.mse_loss(z, y, reduction=reduction, sample_weight=w), [z, y], reference, const=(1,))
+    compare(lambda z, y: F.mse_loss(z, y, reduction=reduction, sample_weight=w), [z, y], reference,
+            const=(1,))
 
 
 # ----------------------------------------------------------------- bce

@@ -42,7 +42,8 @@ def test_named_parameters_order_and_dotted_names():
 def test_mlp_parameter_names():
     net = nn.MLP([3, 4, 5, 2], rng=0)
     assert [n for n, _ in net.named_parameters()] == [
-        "layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias", "layers.4.weight", "layers.4.bias"]
+        "layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias",
+        "layers.4.weight", "layers.4.bias"]
 
 
 def test_shared_parameter_counted_once():
@@ -115,7 +116,8 @@ def test_load_state_dict_errors_and_atomicity():
         net.load_state_dict(state)
     state = {k: v + 1 for k, v in before.items()}
     state["layers.2.weight"] = np.zeros((1, 3))
-    with pytest.raises(ValueError, match=r"'layers.2.weight' has shape \(1, 3\).*parameter has shape \(3, 1\)"):
+    message = r"'layers.2.weight' has shape \(1, 3\).*parameter has shape \(3, 1\)"
+    with pytest.raises(ValueError, match=message):
         net.load_state_dict(state)
     for k, v in net.state_dict().items():  # nothing was half-loaded
         np.testing.assert_array_equal(v, before[k])

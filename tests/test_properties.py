@@ -115,7 +115,8 @@ def test_concatenate_and_stack_any_shape_like_torch(data, seed):
     compare(lambda *ts: ff.stack(ts, axis=axis), same, lambda *ts: torch.stack(ts, dim=axis))
 
 
-@given(n=st.integers(1, 6), C=st.integers(1, 5), reduction=st.sampled_from(["mean", "sum", "none"]), seed=seeds)
+@given(n=st.integers(1, 6), C=st.integers(1, 5), reduction=st.sampled_from(["mean", "sum", "none"]),
+       seed=seeds)
 def test_cross_entropy_any_size_like_torch(n, C, reduction, seed):
     rng = np.random.default_rng(seed)
     z, y = rng.standard_normal((n, C)) * 4, rng.integers(0, C, size=n)

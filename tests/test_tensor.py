@@ -77,7 +77,8 @@ CASES = [
     Case("gather_pairs_repeated", lambda a: a[ROWS, COLS], [(3, 4)],
          torch_fn=lambda a: a[torch.tensor(ROWS), torch.tensor(COLS)]),
     Case("gather_list", lambda a: a[[1, 1, 0]], [(3, 4)]),
-    Case("gather_tensor_index", lambda a: a[ff.Tensor(IDX)], [(3, 4)], torch_fn=lambda a: a[torch.tensor(IDX)]),
+    Case("gather_tensor_index", lambda a: a[ff.Tensor(IDX)], [(3, 4)],
+         torch_fn=lambda a: a[torch.tensor(IDX)]),
     Case("boolean_mask", lambda a: a[MASK], [(3, 4)], torch_fn=lambda a: a[torch.tensor(MASK)]),
     # ---- reductions
     Case("sum_all", lambda a: a.sum(), [(3, 4)]),
@@ -89,7 +90,8 @@ CASES = [
     Case("mean_all", lambda a: a.mean(), [(3, 4)]),
     Case("mean_axis_keepdims", lambda a: a.mean(axis=1, keepdims=True), [(3, 4)],
          torch_fn=lambda a: a.mean(dim=1, keepdim=True)),
-    Case("mean_axes_tuple", lambda a: a.mean(axis=(1, 2)), [(2, 3, 4)], torch_fn=lambda a: a.mean(dim=(1, 2))),
+    Case("mean_axes_tuple", lambda a: a.mean(axis=(1, 2)), [(2, 3, 4)],
+         torch_fn=lambda a: a.mean(dim=(1, 2))),
     Case("max_all", lambda a: a.max(), [(3, 4)]),
     Case("max_axis", lambda a: a.max(axis=0), [(3, 4)], torch_fn=lambda a: a.amax(dim=0)),
     Case("max_axis_keepdims", lambda a: a.max(axis=-1, keepdims=True), [(2, 3, 4)],
@@ -113,7 +115,8 @@ CASES = [
          torch_fn=lambda a, b: torch.where(torch.tensor(MASK), a, b)),
     Case("where_number", lambda a: ff.where(MASK, a, 0.0), [(3, 4)],
          torch_fn=lambda a: torch.where(torch.tensor(MASK), a, 0.0)),
-    Case("clip_both", lambda a: ff.clip(a, -0.5, 0.5), [(3, 4)], torch_fn=lambda a: torch.clamp(a, -0.5, 0.5)),
+    Case("clip_both", lambda a: ff.clip(a, -0.5, 0.5), [(3, 4)],
+         torch_fn=lambda a: torch.clamp(a, -0.5, 0.5)),
     Case("clip_method_min", lambda a: a.clip(min=0.0), [(3, 4)], torch_fn=lambda a: torch.clamp(a, min=0.0)),
     Case("clip_max", lambda a: ff.clip(a, max=0.1), [(3, 4)], torch_fn=lambda a: torch.clamp(a, max=0.1)),
     # ---- shapes
@@ -123,7 +126,8 @@ CASES = [
     Case("transpose_2d", lambda a: a.transpose(), [(3, 4)], torch_fn=lambda a: a.t()),
     Case("T_2d", lambda a: a.T, [(3, 4)]),
     Case("T_3d", lambda a: a.T, [(2, 3, 4)], torch_fn=lambda a: a.permute(2, 1, 0)),
-    Case("transpose_axes", lambda a: a.transpose(1, 0, 2), [(2, 3, 4)], torch_fn=lambda a: a.permute(1, 0, 2)),
+    Case("transpose_axes", lambda a: a.transpose(1, 0, 2), [(2, 3, 4)],
+         torch_fn=lambda a: a.permute(1, 0, 2)),
     Case("transpose_axes_tuple", lambda a: a.transpose((2, 0, 1)), [(2, 3, 4)],
          torch_fn=lambda a: a.permute(2, 0, 1)),
     Case("concatenate", lambda a, b: ff.concatenate([a, b], axis=1), [(2, 3), (2, 1)],
@@ -149,7 +153,8 @@ def test_primitive_matches_torch(case, rng):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_primitive_float32_stays_float32(case, rng):
     """Speed by design: a float32 graph produces float32 values and float32 gradients (no silent upcast)."""
-    tensors = [ff.Tensor(randn(rng, s, case.domain).astype(np.float32), requires_grad=True) for s in case.shapes]
+    tensors = [ff.Tensor(randn(rng, s, case.domain).astype(np.float32), requires_grad=True)
+               for s in case.shapes]
     out = case.fn(*tensors)
     assert out.dtype == np.float32
     # The op's own rule, before the engine casts anything into a leaf's .grad:
@@ -200,7 +205,8 @@ def test_astype_casts_value_and_gradient_back(rng):
     out, (t,) = compare(lambda a: a.astype(np.float32) * 2.0, [x], lambda a: a.to(torch.float32) * 2.0,
                         rtol=1e-6, atol=1e-6, out_dtype=np.float32)
     assert t.grad.dtype == np.float64
-    np.testing.assert_array_equal(t.grad, 2.0 * np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+    cotangent = np.random.default_rng(0).standard_normal((3, 4))  # the one compare() used
+    np.testing.assert_array_equal(t.grad, 2.0 * cotangent.astype(np.float32))
     same = ff.Tensor(x, requires_grad=True)
     assert same.astype(np.float64) is same  # no copy, no graph node for a no-op cast
 
@@ -221,8 +227,9 @@ def test_numpy_array_on_the_left_defers_to_tensor(expr, rng):
 def test_comparisons_are_masks_without_graph(rng):
     """Comparison operators give boolean masks, never recorded in the graph."""
     x = ff.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
-    for mask, expected in [(x > 0, x.data > 0), (x <= 0.5, x.data <= 0.5), (x == x, np.ones((3, 4), bool)),
-                           (x != 0, x.data != 0), (x < x.data, np.zeros((3, 4), bool)), (x >= 0, x.data >= 0)]:
+    cases = [(x > 0, x.data > 0), (x <= 0.5, x.data <= 0.5), (x == x, np.ones((3, 4), bool)),
+             (x != 0, x.data != 0), (x < x.data, np.zeros((3, 4), bool)), (x >= 0, x.data >= 0)]
+    for mask, expected in cases:
         assert mask.dtype == bool and not mask.requires_grad
         np.testing.assert_array_equal(mask.data, expected)
 

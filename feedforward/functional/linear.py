@@ -8,8 +8,6 @@ batch ``X`` of shape ``(n, in)`` stacked as rows this is ``X W + b`` with
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..tensor import Tensor, as_tensor
 
 

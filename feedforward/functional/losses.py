@@ -15,7 +15,7 @@ import numpy as np
 
 from .._validation import check_finite, check_labels, check_sample_weight
 from ..tensor import Tensor, as_tensor
-from .activations import _softplus
+from .activations import _stable_sigmoid
 
 __all__ = ["mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"]
 
@@ -36,7 +36,8 @@ def _target_array(y, z: Tensor, name: str) -> np.ndarray:
     return y
 
 
-def _reduce(z: Tensor, elem: np.ndarray, d_elem: np.ndarray, sample_weight, reduction: str, op: str) -> Tensor:
+def _reduce(z: Tensor, elem: np.ndarray, d_elem: np.ndarray, sample_weight, reduction: str,
+            op: str) -> Tensor:
     """Turn elementwise losses ``elem`` (shape of z) and ``d elem / d z`` into one node.
 
     Examples are rows (axis 0); an example's loss is the mean of its elements.
@@ -103,8 +104,6 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sam
         raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {bad!r}")
     zd = z.data
     elem = np.maximum(zd, 0) - zd * y + np.log1p(np.exp(-np.abs(zd)))
-    from .activations import _stable_sigmoid
-
     d_elem = _stable_sigmoid(zd) - y
     return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits")
 

@@ -12,7 +12,9 @@ import numpy as np
 
 from .._rng import as_rng
 
-__all__ = ["INITS", "initialize", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "constant"]
+__all__ = [
+    "INITS", "initialize", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "constant",
+]
 
 
 def glorot_uniform(shape, rng, dtype=np.float32):

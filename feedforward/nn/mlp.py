@@ -12,7 +12,7 @@ import numpy as np
 from .._rng import as_rng
 from .activation import RECTIFIERS, ReLU, get_activation
 from .linear import Linear
-from .module import Module, Sequential
+from .module import Sequential
 from .output import get_output
 
 __all__ = ["MLP"]
@@ -70,7 +70,9 @@ class MLP(Sequential):
             b_init = bias_init if bias_init is not None else (0.1 if isinstance(act, ReLU) else 0.0)
             layers.append(Linear(sizes[k], sizes[k + 1], init=w_init, bias_init=b_init, rng=rng, dtype=dtype))
             layers.append(act)
-        layers.append(Linear(sizes[-2], sizes[-1], init=init or "glorot_uniform", bias_init=0.0, rng=rng, dtype=dtype))
+        layers.append(
+            Linear(sizes[-2], sizes[-1], init=init or "glorot_uniform", bias_init=0.0, rng=rng, dtype=dtype)
+        )
         super().__init__(layers)
         self.sizes = sizes
         self.output = get_output(output)
@@ -87,7 +89,9 @@ class MLP(Sequential):
 
     def _require_output(self, what):
         if self.output is None:
-            raise ValueError(f"MLP.{what}() needs an output unit: build it with output='categorical' (or other)")
+            raise ValueError(
+                f"MLP.{what}() needs an output unit: build it with output='categorical' (or other)"
+            )
         return self.output
 
     def predict(self, X) -> np.ndarray:

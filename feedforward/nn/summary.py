@@ -42,7 +42,8 @@ def summary(module, input_shape=None, file=None) -> str:
             for name, layer in layers:
                 x = layer(x)
                 n = sum(p.size for p in layer.parameters())
-                rows.append((name, repr(layer).split("\n")[0], str(("n",) + tuple(x.shape[1:])).replace("'", ""), n))
+                shape = str(("n",) + tuple(x.shape[1:])).replace("'", "")
+                rows.append((name, repr(layer).split("\n")[0], shape, n))
     finally:
         module.train(was_training)
     w = [max(len(r[i]) for r in rows + [("#", "layer", "output shape", 0)]) for i in range(3)]
