@@ -1,0 +1,165 @@
+"""The lecture's three ways of going through the data, and a growing batch size (L-SGD-1..4).
+
+``"stochastic"`` (Algorithm 1, stochastic backpropagation)
+    Each update uses ONE randomly chosen pattern ``x^m``: ``n`` updates per
+    epoch, each pattern drawn uniformly at random with replacement (so an
+    epoch may see one pattern twice and miss another, as in Duda et al.).
+``"batch"`` (Algorithm 2, batch backpropagation)
+    The gradient of the whole training set (the updates of all ``n``
+    patterns added up) is applied once: one update per epoch. The objective
+    is the mean NLL, so the step is ``eta/n`` times the lecture's sum (the same
+    algorithm with the learning rate rescaled).
+``"minibatch"``
+    Shuffle the training set every epoch and take consecutive minibatches of
+    ``batch_size`` in that order: every example exactly once per epoch (the
+    last minibatch is smaller when ``batch_size`` does not divide ``n``).
+
+In every mode one epoch is one pass's worth of the training set.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["MODES", "GrowingBatch", "epoch_order", "check_batch_size"]
+
+MODES = ("stochastic", "batch", "minibatch")
+
+
+def check_mode(mode) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    return mode
+
+
+def _count(value, name) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
+    return int(value)
+
+
+def check_batch_size(batch_size, n: int, mode: str) -> int:
+    """``batch_size`` checked for ``mode`` on ``n`` training examples.
+
+    Only ``"minibatch"`` uses it: there it must satisfy ``1 <= batch_size <= n``.
+    """
+    size = _count(batch_size, "batch_size")
+    if mode == "minibatch" and size > n:
+        raise ValueError(
+            f"batch_size={size} is larger than the training set ({n} examples): minibatch mode needs "
+            f"1 <= batch_size <= {n}; use mode='batch' for full-batch gradient descent"
+        )
+    return size
+
+
+def epoch_order(mode: str, n: int, rng: np.random.Generator):
+    """The rows in the order one epoch visits them (``None`` for batch mode: all at once)."""
+    if mode == "minibatch":
+        return rng.permutation(n)
+    if mode == "stochastic":
+        return rng.integers(0, n, size=n)
+    return None
+
+
+class GrowingBatch:
+    """A minibatch size that starts small and grows (L-SGD-4; the lecture's advice).
+
+    Either by epochs: ``size(e) = min(max_size, start * factor ** ((e - 1) // every))``
+    for epoch ``e = 1, 2, ...``; or, with ``on_plateau=True``, multiplied by
+    ``factor`` whenever the training loss has not improved by more than
+    ``min_delta`` (relative) for ``patience`` epochs. Sizes are rounded down
+    to integers and never exceed ``max_size`` or the number of training examples.
+
+    Parameters
+    ----------
+    start : int
+        Batch size of the first epoch.
+    factor : float
+        Growth factor ``rho > 1``.
+    every : int
+        Grow every ``every`` epochs (ignored with ``on_plateau``).
+    max_size : int, optional
+        Cap (default: the training set size, i.e. growing into full batch).
+    on_plateau : bool
+        Grow when the training loss stalls instead of on a fixed timetable.
+    patience, min_delta :
+        The plateau test (``on_plateau`` only).
+
+    Examples
+    --------
+    >>> sched = GrowingBatch(8, factor=2, every=3, max_size=40)
+    >>> [sched.size(e, n=1000) for e in range(1, 11)]
+    [8, 8, 8, 16, 16, 16, 32, 32, 32, 40]
+    """
+
+    def __init__(self, start: int, factor: float = 2, every: int = 1, max_size: int | None = None,
+                 on_plateau: bool = False, patience: int = 2, min_delta: float = 1e-3):
+        self.start = _count(start, "GrowingBatch start")
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 1 or not math.isfinite(factor):
+            raise ValueError(f"GrowingBatch factor must be a number > 1, got {factor!r}")
+        self.factor = float(factor)
+        self.every = _count(every, "GrowingBatch every")
+        self.max_size = None if max_size is None else _count(max_size, "GrowingBatch max_size")
+        if self.max_size is not None and self.max_size < self.start:
+            raise ValueError(f"GrowingBatch max_size={self.max_size} is smaller than start={self.start}")
+        self.on_plateau = bool(on_plateau)
+        self.patience = _count(patience, "GrowingBatch patience")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not 0 <= min_delta < 1:
+            raise ValueError(f"GrowingBatch min_delta must be in [0, 1), got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start (a new training run)."""
+        self._growths = 0
+        self._best = math.inf
+        self._bad = 0
+
+    def size(self, epoch: int, n: int) -> int:
+        """Batch size for ``epoch`` (1-based) on ``n`` training examples."""
+        k = self._growths if self.on_plateau else (epoch - 1) // self.every
+        cap = n if self.max_size is None else min(self.max_size, n)
+        # Multiply step by step (not start * factor**k) so that the sizes do
+        # not depend on float rounding of a large power.
+        size = float(self.start)
+        for _ in range(k):
+            size *= self.factor
+            if size >= cap:
+                return cap
+        return min(int(size), cap)
+
+    def observe(self, epoch: int, train_loss: float) -> None:
+        """See the training loss at the end of ``epoch`` (drives ``on_plateau``)."""
+        if not self.on_plateau:
+            return
+        if train_loss < self._best * (1 - self.min_delta) or self._best == math.inf:
+            self._best = float(train_loss)
+            self._bad = 0
+            return
+        self._bad += 1
+        if self._bad >= self.patience:
+            self._growths += 1
+            self._bad = 0
+
+    def state_dict(self) -> dict:
+        return {"growths": self._growths, "best": self._best, "bad": self._bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not isinstance(state, dict) or set(state) != {"growths", "best", "bad"}:
+            raise ValueError(f"GrowingBatch state must have growths, best, bad; got {state!r}")
+        for key in ("growths", "bad"):
+            v = state[key]
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+                raise ValueError(f"GrowingBatch state: {key} must be an integer >= 0, got {v!r}")
+        if isinstance(state["best"], bool) or not isinstance(state["best"], numbers.Real):
+            raise ValueError(f"GrowingBatch state: best must be a number, got {state['best']!r}")
+        self._growths, self._best, self._bad = int(state["growths"]), float(state["best"]), int(state["bad"])
+
+    def __repr__(self) -> str:
+        how = f"on_plateau=True, patience={self.patience}" if self.on_plateau else f"every={self.every}"
+        return f"GrowingBatch(start={self.start}, factor={self.factor:g}, {how}, max_size={self.max_size})"
