@@ -320,3 +320,20 @@ def test_summary_restores_training_mode():
     net = nn.MLP([3, 4, 2], activation="rrelu", rng=0)
     net.summary(file=io.StringIO())
     assert net.training and all(m.training for m in net.modules())
+
+
+def test_linear_brings_float64_data_to_the_layer_dtype():
+    """A float64 array (scikit-learn's default) must not turn a float32 network float64."""
+    layer = ff.nn.Linear(3, 2, rng=0)
+    out = layer(np.ones((4, 3), dtype=np.float64))
+    assert out.dtype == np.float32
+    with pytest.raises(TypeError, match="numeric"):
+        layer(np.array([["a", "b", "c"]]))
+
+
+def test_mlp_copies_a_shared_activation_instance_per_layer():
+    """MLP(activation=PReLU()) gives each hidden layer its own learned slope (L-ACT-2)."""
+    net = ff.nn.MLP([3, 4, 4, 2], activation=ff.nn.PReLU(), rng=0)
+    slopes = [m for m in net.layers if isinstance(m, ff.nn.PReLU)]
+    assert len(slopes) == 2 and slopes[0] is not slopes[1]
+    assert len(net.parameters()) == 3 * 2 + 2

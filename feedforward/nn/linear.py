@@ -7,6 +7,7 @@ import numpy as np
 from .._rng import as_rng
 from .._validation import check_positive
 from ..functional.linear import linear
+from ..tensor import Tensor
 from .init import initialize
 from .module import Module, Parameter
 
@@ -52,6 +53,14 @@ class Linear(Module):
         self.bias = Parameter(initialize(bias_init, (out_features,), rng, dtype)) if bias else None
 
     def forward(self, x):
+        if not getattr(x, "requires_grad", False):
+            # Data (not a graph node) is brought to the layer's dtype, as Keras does:
+            # float64 arrays from scikit-learn must not silently make the whole network float64.
+            data = np.asarray(getattr(x, "data", x))
+            if data.dtype != self.weight.dtype:
+                if data.dtype.kind not in "iufb":
+                    raise TypeError(f"Linear: input must be numeric, got dtype {data.dtype}")
+                x = Tensor(data.astype(self.weight.dtype))
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

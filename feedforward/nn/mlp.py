@@ -7,6 +7,8 @@ into a distribution (L-OUT-4).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .._rng import as_rng
@@ -66,6 +68,10 @@ class MLP(Sequential):
         layers = []
         for k in range(n_hidden):
             act = get_activation(acts[k], units=None, rng=rng)
+            if any(act is m for m in layers):
+                # One module instance given for all layers: each layer gets its own
+                # copy, so a PReLU's slope is not shared across layers by accident.
+                act = copy.deepcopy(act)
             w_init = init or ("he_uniform" if isinstance(act, RECTIFIERS) else "glorot_uniform")
             b_init = bias_init if bias_init is not None else (0.1 if isinstance(act, ReLU) else 0.0)
             layers.append(Linear(sizes[k], sizes[k + 1], init=w_init, bias_init=b_init, rng=rng, dtype=dtype))
