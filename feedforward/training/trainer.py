@@ -163,6 +163,8 @@ class Trainer:
     stop_reason : str or None
     epoch : int
         Epochs completed in this run.
+    validation_split : (train_rows, val_rows) or None
+        The rows of ``X`` used for training and validation when ``validation_fraction`` was given.
     stop_training : bool
         Set it in a callback to stop after the current epoch.
     """
@@ -246,6 +248,7 @@ class Trainer:
         self.stop_reason = None
         self.stop_training = False
         self.epoch = 0
+        self.validation_split = None
         self._started = False
 
     # ------------------------------------------------------------ set-up
@@ -443,6 +446,7 @@ class Trainer:
     # ------------------------------------------------------------- loop
     def _run(self, data, max_epochs, partial):
         train, val = data["train"], data["val"]
+        self.validation_split = data["split"]
         if self._monitor is None:
             self._monitor = self._make_monitor(val is not None)
             self.history.monitor = self._monitor.key
@@ -454,7 +458,7 @@ class Trainer:
         snapshot = self._snapshot()
         bar = None
         if self.progress and not partial:
-            bar = _need_tqdm()(total=max_epochs, initial=self.epoch, desc="training", unit="epoch", leave=False)
+            bar = _need_tqdm()(total=max_epochs, initial=self.epoch, desc="training", unit="epoch")
         elapsed = self.history.records[-1]["time"] if self.history.records else 0.0
         t_start = time.perf_counter() - elapsed
         reason = None
@@ -465,13 +469,18 @@ class Trainer:
                 self.optimizer.lr = lr
                 batch_size = self._batch_size_for(epoch, train.n)
                 t0 = time.perf_counter()
-                n_updates, loss_sum, bad, cb_stop = self._train_epoch(train, epoch, batch_size)
-                if bad is None:
-                    ev = self._evaluate(train, grad=True, diagnostics=self.diagnostics)
-                    if not (math.isfinite(ev["loss"]) and math.isfinite(ev["grad_norm"])):
-                        bad = f"the training loss at the end of the epoch is {ev['loss']}"
-                    elif not all(np.isfinite(p.data).all() for p in self.params):
-                        bad = "the weights are no longer finite"
+                # Overflow and invalid operations are caught by the divergence check below and
+                # reported as one DivergenceWarning, not as NumPy RuntimeWarnings.
+                with _quiet_fp():
+                    n_updates, loss_sum, bad, cb_stop = self._train_epoch(train, epoch, batch_size)
+                    if bad is None:
+                        ev = self._evaluate(train, grad=True, diagnostics=self.diagnostics)
+                        if not (math.isfinite(ev["loss"]) and math.isfinite(ev["grad_norm"])):
+                            bad = f"the training loss at the end of the epoch is {ev['loss']}"
+                        elif not all(np.isfinite(p.data).all() for p in self.params):
+                            bad = "the weights are no longer finite"
+                    if bad is None:
+                        record = self._record(epoch, ev, val, lr, batch_size, n_updates, loss_sum)
                 if bad is not None:
                     self._restore_snapshot(snapshot)
                     self._grad_cache_epoch = None
@@ -482,7 +491,6 @@ class Trainer:
                     )
                     reason = "diverged"
                     break
-                record = self._record(epoch, ev, val, lr, batch_size, n_updates, loss_sum)
                 now = time.perf_counter()
                 record["time"] = now - t_start
                 record["epoch_time"] = now - t0
@@ -501,8 +509,8 @@ class Trainer:
                 cb_stop = call_hook(self.callbacks, "on_epoch_end", self, epoch, record) or cb_stop
                 cb_stop = cb_stop or self.stop_training
                 if bar is not None:
-                    bar.update(1)
                     bar.set_postfix(_postfix(record, self.metrics[0]), refresh=False)
+                    bar.update(1)
                 if grad_norm_reached(record["grad_norm"], self.grad_tol):
                     reason = "grad_norm"
                 elif self.early_stopping and not partial and monitor.wait >= self.patience:
@@ -776,6 +784,10 @@ class Trainer:
                 best = [arrays[f"best/{name}"] for name, _ in self.model.named_parameters()]
             self._monitor.load_state_dict(extra["monitor"], best)
             self.history.monitor = self._monitor.key
+
+
+def _quiet_fp():
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def _all_rows(n):
