@@ -519,6 +519,7 @@ class Trainer:
                     reason = "callback"
                 elif self.epoch >= max_epochs and not partial:
                     reason = "max_epochs"
+                self.history.stop_reason = reason
                 if self.checkpoint_path is not None and not partial and (
                         reason is not None or (self.checkpoint_every and epoch % self.checkpoint_every == 0)):
                     self._save_checkpoint(data)
@@ -761,6 +762,7 @@ class Trainer:
                 raise ValueError("the checkpoint has no batch_schedule state but this run uses one")
             self.batch_schedule.load_state_dict(ck["batch_schedule"])
         self.history = ck["history"] or History()
+        self.history.stop_reason = None  # the run goes on
         self.epoch = ck["epoch"]
         if self.history.epochs != self.epoch:
             raise ValueError(f"checkpoint is inconsistent: epoch {self.epoch} but {self.history.epochs} records")
