@@ -328,19 +328,6 @@ def _predict(model, info, X):
     return proba.argmax(axis=1), proba
 
 
-def _read_metadata(path: Path) -> dict:
-    try:
-        from safetensors import safe_open
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise CLIError("reading model files needs safetensors: pip install feedforward[io]") from exc
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            return dict(f.metadata() or {})
-    except Exception as exc:  # safetensors raises its own error types for a corrupt header
-        raise CLIError(f"{path} is not a feedforward model file (not a readable safetensors file: "
-                       f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-
-
 def _load_bundle(spec: str, *, need_info: bool = True):
     """(model, info) from a model file; info is the CLI's record (None for a bare ff.save file)."""
     import feedforward as ff
@@ -353,42 +340,25 @@ def _load_bundle(spec: str, *, need_info: bool = True):
         if not candidate.exists():
             raise CLIError(f"{spec} is a directory without a model.safetensors in it")
         path = candidate
-    meta = _read_metadata(path)
-    info = _find_info(meta)
-    if info is None and need_info:
-        raise CLIError(f"{path} is a model file without the record of its training data (feature scaling, "
-                       "classes, target); use a model written by 'feedforward train'")
     try:
-        model = ff.load(path)
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        raise CLIError(f"{path} is not a compatible feedforward model file: {exc}") from None
+        model, meta = ff.load(path, return_metadata=True)
+    except ValueError as exc:
+        raise CLIError(f"{spec} is not a compatible feedforward model file: {exc}") from None
+    info = None
+    try:
+        info = json.loads(meta[_META_KEY]) if _META_KEY in meta else None
+    except ValueError:
+        pass
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        info = None
+        if need_info:
+            raise CLIError(f"{spec} is a model file without the record of its training data (feature "
+                           "scaling, classes, target); use a model written by 'feedforward train'")
     if info is not None:
         first = next((m for m in model.modules() if isinstance(m, ff.nn.Linear)), None)
         if first is None or first.in_features != len(info["feature_names"]):
-            raise CLIError(f"{path}: the network and its record disagree on the number of features")
+            raise CLIError(f"{spec}: the network and its record disagree on the number of features")
     return model, info
-
-
-def _find_info(meta: dict):
-    """The CLI's record from the file's metadata, wherever ff.save put our entry."""
-    candidates = [meta.get(_META_KEY)]
-    for value in meta.values():  # ff.save may nest user metadata in one JSON entry
-        if isinstance(value, str) and _META_KEY in value:
-            try:
-                nested = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(nested, dict):
-                candidates.append(nested.get(_META_KEY))
-    for c in candidates:
-        if isinstance(c, str):
-            try:
-                c = json.loads(c)
-            except ValueError:
-                continue
-        if isinstance(c, dict) and c.get("format") == FORMAT:
-            return c
-    return None
 
 
 def _check_features(info, X, source):
