@@ -41,8 +41,18 @@ from .nn.module import Module, Sequential
 from .nn.output import OUTPUTS, OutputUnit
 
 __all__ = [
-    "save", "load", "read_metadata", "architecture", "build", "save_checkpoint", "load_checkpoint",
-    "rng_state_to_json", "rng_from_json", "restore_model_rngs", "load_params_into", "atomic_write_bytes",
+    "save",
+    "load",
+    "read_metadata",
+    "architecture",
+    "build",
+    "save_checkpoint",
+    "load_checkpoint",
+    "rng_state_to_json",
+    "rng_from_json",
+    "restore_model_rngs",
+    "load_params_into",
+    "atomic_write_bytes",
     "MAX_HEADER_BYTES",
 ]
 
@@ -57,9 +67,18 @@ _MAX_WIDTH = 100_000_000
 
 # safetensors dtype codes we accept, and their NumPy dtypes.
 _DTYPES = {
-    "F16": np.float16, "F32": np.float32, "F64": np.float64,
-    "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
-    "U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64, "BOOL": np.bool_,
+    "F16": np.float16,
+    "F32": np.float32,
+    "F64": np.float64,
+    "I8": np.int8,
+    "I16": np.int16,
+    "I32": np.int32,
+    "I64": np.int64,
+    "U8": np.uint8,
+    "U16": np.uint16,
+    "U32": np.uint32,
+    "U64": np.uint64,
+    "BOOL": np.bool_,
 }
 _FLOAT_NAMES = {"float32": np.float32, "float64": np.float64}
 
@@ -81,9 +100,7 @@ def _need_safetensors():
     try:
         import safetensors.numpy as st
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "saving and loading models needs safetensors: pip install feedforward[io]"
-        ) from exc
+        raise ImportError("saving and loading models needs safetensors: pip install feedforward[io]") from exc
     return st
 
 
@@ -151,25 +168,34 @@ def _read_container(path, expected_format: str):
         blob = f.read()
     name = os.path.basename(path)
     if len(blob) < 8:
-        raise ValueError(f"{name}: {len(blob)} bytes is too short for a safetensors file (truncated or empty)")
+        raise ValueError(
+            f"{name}: {len(blob)} bytes is too short for a safetensors file (truncated or empty)"
+        )
     header_len = int.from_bytes(blob[:8], "little")
     if header_len > MAX_HEADER_BYTES:
-        raise ValueError(f"{name}: header length {header_len} exceeds the {MAX_HEADER_BYTES}-byte limit "
-                         "(corrupted or hostile file)")
+        raise ValueError(
+            f"{name}: header length {header_len} exceeds the {MAX_HEADER_BYTES}-byte limit "
+            "(corrupted or hostile file)"
+        )
     if 8 + header_len > len(blob):
-        raise ValueError(f"{name}: header length {header_len} is larger than the file ({len(blob)} bytes): "
-                         "the file is truncated or corrupted")
+        raise ValueError(
+            f"{name}: header length {header_len} is larger than the file ({len(blob)} bytes): "
+            "the file is truncated or corrupted"
+        )
     try:
-        header_text = blob[8:8 + header_len].decode("utf-8")
+        header_text = blob[8 : 8 + header_len].decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{name}: the header is not UTF-8 text (corrupted file)") from None
     header = _parse_json(header_text, f"{name}: the header")
     if not isinstance(header, dict):
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
     meta = header.pop("__metadata__", None)
-    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-        raise ValueError(f"{name}: no valid __metadata__ (a string-to-string map) in the header: "
-                         "not a feedforward file")
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise ValueError(
+            f"{name}: no valid __metadata__ (a string-to-string map) in the header: not a feedforward file"
+        )
     data_len = len(blob) - 8 - header_len
     for key, entry in header.items():
         _check_tensor_entry(name, key, entry, data_len)
@@ -182,8 +208,10 @@ def _read_container(path, expected_format: str):
     if fmt != expected_format:
         raise ValueError(f"{name}: format is {fmt!r}, expected {expected_format!r}")
     if version != FORMAT_VERSION:
-        raise ValueError(f"{name}: format version {version!r} is not supported (this library reads version "
-                         f"{FORMAT_VERSION})")
+        raise ValueError(
+            f"{name}: format version {version!r} is not supported (this library reads version "
+            f"{FORMAT_VERSION})"
+        )
     st = _need_safetensors()
     try:
         tensors = st.load(blob)
@@ -205,16 +233,26 @@ def _check_tensor_entry(name, key, entry, data_len):
         raise ValueError(f"{where}: unsupported dtype {dtype!r}; expected one of {sorted(_DTYPES)}")
     if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
         raise ValueError(f"{where}: shape must be a list of non-negative integers, got {shape!r}")
-    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1]):
-        raise ValueError(f"{where}: data_offsets must be [begin, end] with 0 <= begin <= end, got {offsets!r}")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_is_int(o) for o in offsets)
+        or not 0 <= offsets[0] <= offsets[1]
+    ):
+        raise ValueError(
+            f"{where}: data_offsets must be [begin, end] with 0 <= begin <= end, got {offsets!r}"
+        )
     if offsets[1] > data_len:
-        raise ValueError(f"{where}: its data ends at byte {offsets[1]} but the file holds only {data_len} "
-                         "bytes of data: the file is truncated")
+        raise ValueError(
+            f"{where}: its data ends at byte {offsets[1]} but the file holds only {data_len} "
+            "bytes of data: the file is truncated"
+        )
     nbytes = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
     if offsets[1] - offsets[0] != nbytes:
-        raise ValueError(f"{where}: shape {shape} of {dtype} needs {nbytes} bytes, data_offsets give "
-                         f"{offsets[1] - offsets[0]}")
+        raise ValueError(
+            f"{where}: shape {shape} of {dtype} needs {nbytes} bytes, data_offsets give "
+            f"{offsets[1] - offsets[0]}"
+        )
 
 
 def _checksum(tensors: dict) -> str:
@@ -275,10 +313,17 @@ def _check_keys(spec, allowed, required, where):
 def _layer_spec(layer: Module, where: str) -> dict:
     kind = type(layer)
     if kind is Linear:
-        return {"type": "Linear", "in_features": layer.in_features, "out_features": layer.out_features,
-                "bias": layer.bias is not None}
+        return {
+            "type": "Linear",
+            "in_features": layer.in_features,
+            "out_features": layer.out_features,
+            "bias": layer.bias is not None,
+        }
     if kind is Sequential:
-        return {"type": "Sequential", "layers": [_layer_spec(m, f"{where}.{i}") for i, m in enumerate(layer.layers)]}
+        return {
+            "type": "Sequential",
+            "layers": [_layer_spec(m, f"{where}.{i}") for i, m in enumerate(layer.layers)],
+        }
     for name, (cls, hyper) in _ACTIVATIONS.items():
         if kind is cls:
             spec = {"type": name}
@@ -296,8 +341,11 @@ def _layer_spec(layer: Module, where: str) -> dict:
 def architecture(model: Module) -> dict:
     """The JSON-able description of an ``MLP`` or a ``Sequential`` of supported layers."""
     if isinstance(model, MLP) and type(model) is MLP:
-        spec = {"type": "MLP", "sizes": list(model.sizes),
-                "layers": [_layer_spec(m, f"layers.{i}") for i, m in enumerate(model.layers)]}
+        spec = {
+            "type": "MLP",
+            "sizes": list(model.sizes),
+            "layers": [_layer_spec(m, f"layers.{i}") for i, m in enumerate(model.layers)],
+        }
     elif type(model) is Sequential:
         spec = _layer_spec(model, "model")
     else:
@@ -308,8 +356,11 @@ def architecture(model: Module) -> dict:
     dtypes = {p.dtype.name for m in model.modules() if type(m) is Linear for p in m.parameters()}
     if len(dtypes) > 1:
         raise ValueError(f"cannot save a model whose Linear layers mix dtypes {sorted(dtypes)}")
-    return {"model": spec, "output": None if output is None else output.name,
-            "dtype": dtypes.pop() if dtypes else "float32"}
+    return {
+        "model": spec,
+        "output": None if output is None else output.name,
+        "dtype": dtypes.pop() if dtypes else "float32",
+    }
 
 
 def _validate_spec(spec, where: str, depth: int, counter: list) -> None:
@@ -325,8 +376,12 @@ def _validate_spec(spec, where: str, depth: int, counter: list) -> None:
     if counter[0] > _MAX_LAYERS:
         raise ValueError(f"architecture has more than {_MAX_LAYERS} layers")
     if kind == "Linear":
-        _check_keys(spec, {"type", "in_features", "out_features", "bias"}, {"type", "in_features", "out_features",
-                                                                          "bias"}, where)
+        _check_keys(
+            spec,
+            {"type", "in_features", "out_features", "bias"},
+            {"type", "in_features", "out_features", "bias"},
+            where,
+        )
         _field_int(spec, "in_features", where)
         _field_int(spec, "out_features", where)
         if not isinstance(spec["bias"], bool):
@@ -351,28 +406,46 @@ def _validate_spec(spec, where: str, depth: int, counter: list) -> None:
             else:
                 _field_float(spec, key, where)
         if kind == "RReLU" and not 0 <= spec["lower"] <= spec["upper"]:
-            raise ValueError(f"{where}: RReLU needs 0 <= lower <= upper, got {spec['lower']}, {spec['upper']}")
+            raise ValueError(
+                f"{where}: RReLU needs 0 <= lower <= upper, got {spec['lower']}, {spec['upper']}"
+            )
         if "rng_state" in spec:
             rng_from_json(spec["rng_state"])  # validates
     else:
-        raise ValueError(f"{where}: unknown layer type {kind!r}; expected one of "
-                         f"{sorted({'Linear', 'Sequential', 'MLP', *_ACTIVATIONS})}")
+        raise ValueError(
+            f"{where}: unknown layer type {kind!r}; expected one of "
+            f"{sorted({'Linear', 'Sequential', 'MLP', *_ACTIVATIONS})}"
+        )
 
 
 def _validate_mlp(spec, where):
     sizes = spec["sizes"]
-    if not isinstance(sizes, list) or len(sizes) < 2 or not all(_is_int(s) and 1 <= s <= _MAX_WIDTH for s in sizes):
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(_is_int(s) and 1 <= s <= _MAX_WIDTH for s in sizes)
+    ):
         raise ValueError(f"{where}: sizes must be a list of at least 2 positive integers, got {sizes!r}")
     layers = spec["layers"]
     if len(layers) != 2 * len(sizes) - 3:
-        raise ValueError(f"{where}: sizes {sizes} need {2 * len(sizes) - 3} layers (Linear, activation, ..., Linear), "
-                         f"got {len(layers)}")
+        raise ValueError(
+            f"{where}: sizes {sizes} need {2 * len(sizes) - 3} layers (Linear, activation, ..., Linear), "
+            f"got {len(layers)}"
+        )
     for k in range(len(sizes) - 1):
         lin = layers[2 * k]
-        if lin.get("type") != "Linear" or [lin["in_features"], lin["out_features"]] != sizes[k:k + 2] or not lin["bias"]:
-            raise ValueError(f"{where}: layers[{2 * k}] must be Linear({sizes[k]}, {sizes[k + 1]}, bias=true), got {lin}")
+        if (
+            lin.get("type") != "Linear"
+            or [lin["in_features"], lin["out_features"]] != sizes[k : k + 2]
+            or not lin["bias"]
+        ):
+            raise ValueError(
+                f"{where}: layers[{2 * k}] must be Linear({sizes[k]}, {sizes[k + 1]}, bias=true), got {lin}"
+            )
         if k < len(sizes) - 2 and layers[2 * k + 1].get("type") not in _ACTIVATIONS:
-            raise ValueError(f"{where}: layers[{2 * k + 1}] must be an activation, got {layers[2 * k + 1].get('type')!r}")
+            raise ValueError(
+                f"{where}: layers[{2 * k + 1}] must be an activation, got {layers[2 * k + 1].get('type')!r}"
+            )
 
 
 def _expected_params(spec, prefix: str, out: list) -> list:
@@ -394,8 +467,12 @@ def _build_layer(spec, dtype, prelu_dtypes: dict, prefix: str) -> Module:
     if kind == "Linear":
         return Linear(spec["in_features"], spec["out_features"], bias=spec["bias"], init="zeros", dtype=dtype)
     if kind == "Sequential":
-        return Sequential([_build_layer(s, dtype, prelu_dtypes, f"{prefix}layers.{i}.")
-                           for i, s in enumerate(spec["layers"])])
+        return Sequential(
+            [
+                _build_layer(s, dtype, prelu_dtypes, f"{prefix}layers.{i}.")
+                for i, s in enumerate(spec["layers"])
+            ]
+        )
     cls, hyper = _ACTIVATIONS[kind]
     kwargs = {k: spec[k] for k in hyper}
     if cls is PReLU:
@@ -427,12 +504,19 @@ def build(arch: dict, tensor_dtypes: dict | None = None) -> Module:
     if spec["type"] not in ("MLP", "Sequential"):
         raise ValueError(f"architecture: the top-level model must be MLP or Sequential, got {spec['type']!r}")
     tensor_dtypes = tensor_dtypes or {}
-    prelu_dtypes = {name: tensor_dtypes.get(name, dtype)
-                    for name, _, kind in _expected_params(spec, "", []) if kind == "prelu"}
+    prelu_dtypes = {
+        name: tensor_dtypes.get(name, dtype)
+        for name, _, kind in _expected_params(spec, "", [])
+        if kind == "prelu"
+    }
     if spec["type"] == "MLP":
-        acts = [_build_layer(s, dtype, prelu_dtypes, f"layers.{2 * k + 1}.")
-                for k, s in enumerate(spec["layers"][1::2])]
-        model = MLP(spec["sizes"], activation=acts, output=output, init="zeros", bias_init=0.0, rng=0, dtype=dtype)
+        acts = [
+            _build_layer(s, dtype, prelu_dtypes, f"layers.{2 * k + 1}.")
+            for k, s in enumerate(spec["layers"][1::2])
+        ]
+        model = MLP(
+            spec["sizes"], activation=acts, output=output, init="zeros", bias_init=0.0, rng=0, dtype=dtype
+        )
     else:
         model = _build_layer(spec, dtype, prelu_dtypes, "")
         if output is not None:
@@ -443,17 +527,21 @@ def build(arch: dict, tensor_dtypes: dict | None = None) -> Module:
 def _load_params(model: Module, tensors: dict, prefix: str, where: str) -> None:
     """Copy ``tensors[prefix + name]`` into every parameter in place; names, shapes, dtypes strict."""
     params = OrderedDict(model.named_parameters())
-    names = {k[len(prefix):] for k in tensors if k.startswith(prefix)}
+    names = {k[len(prefix) :] for k in tensors if k.startswith(prefix)}
     missing = [n for n in params if n not in names]
     extra = sorted(names - set(params))
     if missing or extra:
-        parts = ([f"missing tensors {missing}"] if missing else []) + ([f"unexpected tensors {extra}"] if extra else [])
+        parts = ([f"missing tensors {missing}"] if missing else []) + (
+            [f"unexpected tensors {extra}"] if extra else []
+        )
         raise ValueError(f"{where}: the weights do not match the architecture: " + "; ".join(parts))
     for n, p in params.items():
         arr = tensors[prefix + n]
         if arr.shape != p.shape or arr.dtype != p.dtype:
-            raise ValueError(f"{where}: tensor {n!r} has shape {arr.shape} and dtype {arr.dtype}, the architecture "
-                             f"needs {p.shape} and {p.dtype}")
+            raise ValueError(
+                f"{where}: tensor {n!r} has shape {arr.shape} and dtype {arr.dtype}, the architecture "
+                f"needs {p.shape} and {p.dtype}"
+            )
         if not np.isfinite(arr).all():
             raise ValueError(f"{where}: tensor {n!r} contains NaN or inf")
     for n, p in params.items():
@@ -492,8 +580,9 @@ def save(model: Module, path, metadata: dict | None = None) -> None:
     for n, a in tensors.items():
         if not np.isfinite(a).all():
             raise ValueError(f"ff.save: parameter {n!r} contains NaN or inf; refusing to save a broken model")
-    _write_container(path, tensors, {"format": MODEL_FORMAT, "version": FORMAT_VERSION, "architecture": arch},
-                     metadata)
+    _write_container(
+        path, tensors, {"format": MODEL_FORMAT, "version": FORMAT_VERSION, "architecture": arch}, metadata
+    )
 
 
 def load(path, *, return_metadata: bool = False):
@@ -521,20 +610,24 @@ def _model_from(arch, tensors, prefix, name):
     # Compare the architecture with the stored tensors before building anything,
     # so a hostile size (say 10^8 units) never allocates memory.
     expected = _expected_params(arch["model"], "", [])
-    stored = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    stored = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     for pname, shape, _ in expected:
         if pname not in stored:
             raise ValueError(f"{name}: missing tensor {pname!r} required by the architecture")
         if tuple(stored[pname].shape) != shape:
-            raise ValueError(f"{name}: tensor {pname!r} has shape {tuple(stored[pname].shape)}, "
-                             f"the architecture needs {shape}")
+            raise ValueError(
+                f"{name}: tensor {pname!r} has shape {tuple(stored[pname].shape)}, "
+                f"the architecture needs {shape}"
+            )
     extra = sorted(set(stored) - {e[0] for e in expected})
     if extra:
         raise ValueError(f"{name}: unexpected tensors {extra} not in the architecture")
     dtypes = {pname: stored[pname].dtype for pname, _, _ in expected}
-    for pname, _, kind in expected:
+    for pname, _, _ in expected:
         if dtypes[pname] not in (np.float32, np.float64):
-            raise ValueError(f"{name}: tensor {pname!r} has dtype {dtypes[pname]}, expected float32 or float64")
+            raise ValueError(
+                f"{name}: tensor {pname!r} has dtype {dtypes[pname]}, expected float32 or float64"
+            )
     try:
         model = build(arch, tensor_dtypes=dtypes)
     except ValueError as exc:
@@ -606,9 +699,19 @@ def _module_rngs(model: Module) -> dict:
 
 
 # ====================================================================== checkpoints
-def save_checkpoint(path, model: Module, *, optimizer=None, epoch: int = 0, history=None, rng=None,
-                    lr_schedule=None, batch_schedule=None, extra: dict | None = None,
-                    extra_arrays: dict | None = None) -> None:
+def save_checkpoint(
+    path,
+    model: Module,
+    *,
+    optimizer=None,
+    epoch: int = 0,
+    history=None,
+    rng=None,
+    lr_schedule=None,
+    batch_schedule=None,
+    extra: dict | None = None,
+    extra_arrays: dict | None = None,
+) -> None:
     """Write everything needed to continue training exactly, atomically.
 
     Parameters
@@ -633,8 +736,12 @@ def save_checkpoint(path, model: Module, *, optimizer=None, epoch: int = 0, hist
     if not _is_int(epoch) or epoch < 0:
         raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
     tensors = {f"model/{n}": p.data for n, p in model.named_parameters()}
-    doc = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "epoch": epoch,
-           "param_names": list(tensors)}
+    doc = {
+        "format": CHECKPOINT_FORMAT,
+        "version": FORMAT_VERSION,
+        "epoch": epoch,
+        "param_names": list(tensors),
+    }
     try:
         doc["architecture"] = architecture(model)
     except (TypeError, ValueError):
@@ -651,8 +758,12 @@ def save_checkpoint(path, model: Module, *, optimizer=None, epoch: int = 0, hist
                 else:
                     c[k] = v
             counters.append(c)
-        doc["optimizer"] = {"type": sd["type"], "hyper": sd["hyper"], "step_count": sd["step_count"],
-                            "counters": counters}
+        doc["optimizer"] = {
+            "type": sd["type"],
+            "hyper": sd["hyper"],
+            "step_count": sd["step_count"],
+            "counters": counters,
+        }
     else:
         doc["optimizer"] = None
     doc["history"] = None if history is None else history.to_dict()
@@ -682,8 +793,21 @@ def load_checkpoint(path) -> dict:
 
     tensors, doc, _ = _read_container(path, CHECKPOINT_FORMAT)
     name = os.path.basename(os.fspath(path))
-    keys = {"format", "version", "sha256", "epoch", "param_names", "architecture", "model_rngs", "optimizer",
-            "history", "rng", "lr_schedule", "batch_schedule", "extra"}
+    keys = {
+        "format",
+        "version",
+        "sha256",
+        "epoch",
+        "param_names",
+        "architecture",
+        "model_rngs",
+        "optimizer",
+        "history",
+        "rng",
+        "lr_schedule",
+        "batch_schedule",
+        "extra",
+    }
     _check_keys(doc, keys, keys, f"{name}: checkpoint")
     if not _is_int(doc["epoch"]) or doc["epoch"] < 0:
         raise ValueError(f"{name}: epoch must be an integer >= 0, got {doc['epoch']!r}")
@@ -693,11 +817,12 @@ def load_checkpoint(path) -> dict:
     missing = [n for n in names if n not in tensors]
     if missing:
         raise ValueError(f"{name}: missing tensors {missing}")
-    model_state = OrderedDict((n[len("model/"):], tensors[n]) for n in names)
+    model_state = OrderedDict((n[len("model/") :], tensors[n]) for n in names)
     model = None
     if doc["architecture"] is not None:
-        model = _model_from(doc["architecture"], {k: v for k, v in tensors.items() if k.startswith("model/")},
-                            "model/", name)
+        model = _model_from(
+            doc["architecture"], {k: v for k, v in tensors.items() if k.startswith("model/")}, "model/", name
+        )
     if not isinstance(doc["model_rngs"], dict):
         raise ValueError(f"{name}: model_rngs must be an object")
     for v in doc["model_rngs"].values():
@@ -724,16 +849,24 @@ def load_checkpoint(path) -> dict:
     for key in ("lr_schedule", "batch_schedule"):
         if doc[key] is not None and not isinstance(doc[key], dict):
             raise ValueError(f"{name}: {key} state must be an object")
-    extra_arrays = {k[len("extra/"):]: v for k, v in tensors.items() if k.startswith("extra/")}
+    extra_arrays = {k[len("extra/") :]: v for k, v in tensors.items() if k.startswith("extra/")}
     known = set(names) | {k for k in tensors if k.startswith(("optimizer/", "extra/"))}
     unknown = sorted(set(tensors) - known)
     if unknown:
         raise ValueError(f"{name}: unexpected tensors {unknown}")
     return {
-        "model_state": model_state, "architecture": doc["architecture"], "model": model,
-        "model_rngs": doc["model_rngs"], "optimizer": optimizer, "epoch": doc["epoch"], "history": history,
-        "rng": rng, "lr_schedule": doc["lr_schedule"], "batch_schedule": doc["batch_schedule"],
-        "extra": doc["extra"], "extra_arrays": extra_arrays,
+        "model_state": model_state,
+        "architecture": doc["architecture"],
+        "model": model,
+        "model_rngs": doc["model_rngs"],
+        "optimizer": optimizer,
+        "epoch": doc["epoch"],
+        "history": history,
+        "rng": rng,
+        "lr_schedule": doc["lr_schedule"],
+        "batch_schedule": doc["batch_schedule"],
+        "extra": doc["extra"],
+        "extra_arrays": extra_arrays,
     }
 
 
@@ -741,7 +874,9 @@ def restore_model_rngs(model: Module, states: dict) -> None:
     """Put saved generator states (from :func:`load_checkpoint`'s ``model_rngs``) back into ``model``."""
     current = _module_rngs(model)
     if set(current) != set(states):
-        raise ValueError(f"checkpoint has random generators {sorted(states)}, the model has {sorted(current)}")
+        raise ValueError(
+            f"checkpoint has random generators {sorted(states)}, the model has {sorted(current)}"
+        )
     for key, gen in current.items():
         new = rng_from_json(states[key], gen)
         if new is not gen:  # a different bit generator type: replace the attribute

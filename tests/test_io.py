@@ -74,8 +74,11 @@ def test_rrelu_generator_state_survives(tmp_path):
 
 
 def test_sequential_round_trip_with_metadata(tmp_path):
-    seq = ff.nn.Sequential(ff.nn.Linear(4, 5, rng=0), ff.nn.ELU(0.3),
-                           ff.nn.Sequential(ff.nn.Linear(5, 2, bias=False, rng=1), ff.nn.Identity()))
+    seq = ff.nn.Sequential(
+        ff.nn.Linear(4, 5, rng=0),
+        ff.nn.ELU(0.3),
+        ff.nn.Sequential(ff.nn.Linear(5, 2, bias=False, rng=1), ff.nn.Identity()),
+    )
     path = tmp_path / "seq.safetensors"
     ff.save(seq, path, metadata={"note": "digits", "accuracy": "0.97"})
     back, meta = ff.load(path, return_metadata=True)
@@ -157,13 +160,18 @@ def test_hostile_headers(tmp_path):
         path.write_bytes(len(header).to_bytes(8, "little") + header)
         with pytest.raises(ValueError):
             ff.load(path)
-    header = json.dumps({"__metadata__": {"feedforward": "{}"},
-                         "w": {"dtype": "O", "shape": [1], "data_offsets": [0, 8]}}).encode()
+    header = json.dumps(
+        {"__metadata__": {"feedforward": "{}"}, "w": {"dtype": "O", "shape": [1], "data_offsets": [0, 8]}}
+    ).encode()
     path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 8)
     with pytest.raises(ValueError, match="unsupported dtype 'O'"):
         ff.load(path)
-    header = json.dumps({"__metadata__": {"feedforward": "{}"},
-                         "w": {"dtype": "F32", "shape": [10**12], "data_offsets": [0, 4]}}).encode()
+    header = json.dumps(
+        {
+            "__metadata__": {"feedforward": "{}"},
+            "w": {"dtype": "F32", "shape": [10**12], "data_offsets": [0, 4]},
+        }
+    ).encode()
     path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
     with pytest.raises(ValueError, match="needs 4000000000000 bytes"):
         ff.load(path)
@@ -184,35 +192,83 @@ def _tensors(shapes):
     return {k: np.zeros(s, np.float32) for k, s in shapes.items()}
 
 
-GOOD_TENSORS = {"layers.0.weight": (3, 4), "layers.0.bias": (4,), "layers.2.weight": (4, 2), "layers.2.bias": (2,)}
+GOOD_TENSORS = {
+    "layers.0.weight": (3, 4),
+    "layers.0.bias": (4,),
+    "layers.2.weight": (4, 2),
+    "layers.2.bias": (2,),
+}
 
 
 @pytest.mark.parametrize(
     "spec, tensors, message",
     [
-        ({"type": "Sequential", "layers": [_lin(3, 4), {"type": "os.system"}, _lin(4, 2)]}, GOOD_TENSORS,
-         "unknown layer type 'os.system'"),
-        ({"type": "Sequential", "layers": [_lin(3, 4), {"type": "ReLU", "__class__": "x"}, _lin(4, 2)]},
-         GOOD_TENSORS, "unknown keys"),
-        ({"type": "Sequential", "layers": [_lin(3, 5), {"type": "ReLU"}, _lin(5, 2)]}, GOOD_TENSORS,
-         "has shape"),
-        ({"type": "MLP", "sizes": [3, 10**8, 2], "layers": [_lin(3, 10**8), {"type": "ReLU"}, _lin(10**8, 2)]},
-         GOOD_TENSORS, "has shape"),
-        ({"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
-         {k: v for k, v in GOOD_TENSORS.items() if k != "layers.2.bias"}, "missing tensor 'layers.2.bias'"),
-        ({"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
-         dict(GOOD_TENSORS, extra=(1,)), "unexpected tensors"),
-        ({"type": "MLP", "sizes": "3,4,2", "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]}, GOOD_TENSORS,
-         "sizes must be a list"),
-        ({"type": "Sequential", "layers": [dict(_lin(3, 4), bias=1), {"type": "ReLU"}, _lin(4, 2)]}, GOOD_TENSORS,
-         "bias must be true or false"),
-        ({"type": "Sequential", "layers": [_lin(3, 4), {"type": "LeakyReLU", "negative_slope": "0.1"},
-                                           _lin(4, 2)]}, GOOD_TENSORS, "negative_slope must be a finite number"),
-        ({"type": "Sequential", "layers": [_lin(3, 4), {"type": "RReLU", "lower": 0.5, "upper": 0.1},
-                                           _lin(4, 2)]}, GOOD_TENSORS, "lower <= upper"),
+        (
+            {"type": "Sequential", "layers": [_lin(3, 4), {"type": "os.system"}, _lin(4, 2)]},
+            GOOD_TENSORS,
+            "unknown layer type 'os.system'",
+        ),
+        (
+            {"type": "Sequential", "layers": [_lin(3, 4), {"type": "ReLU", "__class__": "x"}, _lin(4, 2)]},
+            GOOD_TENSORS,
+            "unknown keys",
+        ),
+        (
+            {"type": "Sequential", "layers": [_lin(3, 5), {"type": "ReLU"}, _lin(5, 2)]},
+            GOOD_TENSORS,
+            "has shape",
+        ),
+        (
+            {
+                "type": "MLP",
+                "sizes": [3, 10**8, 2],
+                "layers": [_lin(3, 10**8), {"type": "ReLU"}, _lin(10**8, 2)],
+            },
+            GOOD_TENSORS,
+            "has shape",
+        ),
+        (
+            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
+            {k: v for k, v in GOOD_TENSORS.items() if k != "layers.2.bias"},
+            "missing tensor 'layers.2.bias'",
+        ),
+        (
+            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
+            dict(GOOD_TENSORS, extra=(1,)),
+            "unexpected tensors",
+        ),
+        (
+            {"type": "MLP", "sizes": "3,4,2", "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
+            GOOD_TENSORS,
+            "sizes must be a list",
+        ),
+        (
+            {"type": "Sequential", "layers": [dict(_lin(3, 4), bias=1), {"type": "ReLU"}, _lin(4, 2)]},
+            GOOD_TENSORS,
+            "bias must be true or false",
+        ),
+        (
+            {
+                "type": "Sequential",
+                "layers": [_lin(3, 4), {"type": "LeakyReLU", "negative_slope": "0.1"}, _lin(4, 2)],
+            },
+            GOOD_TENSORS,
+            "negative_slope must be a finite number",
+        ),
+        (
+            {
+                "type": "Sequential",
+                "layers": [_lin(3, 4), {"type": "RReLU", "lower": 0.5, "upper": 0.1}, _lin(4, 2)],
+            },
+            GOOD_TENSORS,
+            "lower <= upper",
+        ),
         ({"type": "Sequential", "layers": []}, {}, "non-empty list"),
-        ({"type": "Linear", "in_features": 3, "out_features": 4, "bias": True},
-         {"weight": (3, 4), "bias": (4,)}, "top-level model must be MLP or Sequential"),
+        (
+            {"type": "Linear", "in_features": 3, "out_features": 4, "bias": True},
+            {"weight": (3, 4), "bias": (4,)},
+            "top-level model must be MLP or Sequential",
+        ),
         ("Sequential", GOOD_TENSORS, "JSON object"),
     ],
 )
@@ -233,12 +289,13 @@ def test_deep_nesting_and_bad_top_level_fields(tmp_path):
         ff.load(path)
     good = {"type": "Sequential", "layers": [_lin(3, 4)]}
     shapes = {"layers.0.weight": (3, 4), "layers.0.bias": (4,)}
-    for arch, message in [(_arch(good, output="poisson"), "output must be null"),
-                          (_arch(good, dtype="float16"), "dtype must be one of"),
-                          ({"architecture": {"model": good, "output": None, "dtype": "float32", "eval": "1"}},
-                           "unknown keys"),
-                          ({"architecture": good, "version": 99}, "version 99"),
-                          ({"architecture": good, "format": "pickle"}, "format is 'pickle'")]:
+    for arch, message in [
+        (_arch(good, output="poisson"), "output must be null"),
+        (_arch(good, dtype="float16"), "dtype must be one of"),
+        ({"architecture": {"model": good, "output": None, "dtype": "float32", "eval": "1"}}, "unknown keys"),
+        ({"architecture": good, "version": 99}, "version 99"),
+        ({"architecture": good, "format": "pickle"}, "format is 'pickle'"),
+    ]:
         _write_raw(path, _tensors(shapes), arch)
         with pytest.raises(ValueError, match=message):
             ff.load(path)
@@ -249,8 +306,12 @@ def test_loading_never_executes_code(tmp_path):
     payload = f"__import__('os').system('touch {marker}')"
     spec = {"type": "Sequential", "layers": [_lin(3, 4), {"type": payload}]}
     path = tmp_path / "evil.safetensors"
-    _write_raw(path, _tensors({"layers.0.weight": (3, 4), "layers.0.bias": (4,)}), _arch(spec),
-               extra_meta={"__reduce__": payload})
+    _write_raw(
+        path,
+        _tensors({"layers.0.weight": (3, 4), "layers.0.bias": (4,)}),
+        _arch(spec),
+        extra_meta={"__reduce__": payload},
+    )
     with pytest.raises(ValueError, match="unknown layer type"):
         ff.load(path)
     assert not marker.exists()
@@ -315,13 +376,16 @@ _SAVER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("where, delay", [("mid_write", 0), ("before_rename", 0), ("random", 0.05),
-                                          ("random", 0.17)])
+@pytest.mark.parametrize(
+    "where, delay", [("mid_write", 0), ("before_rename", 0), ("random", 0.05), ("random", 0.17)]
+)
 def test_sigkill_during_save_leaves_a_loadable_file(tmp_path, where, delay):
     path = tmp_path / "big.safetensors"
     script = tmp_path / "saver.py"
     script.write_text(_SAVER)
-    proc = subprocess.Popen([sys.executable, str(script), str(path), where], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), where], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "0"  # the first save is complete
         if where == "random":
@@ -356,14 +420,29 @@ def _resume_net():
     return ff.nn.MLP([4, 8, 8, 3], activation=["rrelu", "tanh"], output="categorical", rng=0)
 
 
-@pytest.mark.parametrize("options", [
-    {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "lr_schedule": ff.optim.StepLR(3, 0.5),
-     "validation_fraction": 0.25, "early_stopping": True, "patience": 50},
-    {"optimizer": "adam", "lr": 0.01, "batch_schedule": ff.training.GrowingBatch(4, on_plateau=True, patience=1),
-     "lr_schedule": "plateau", "rng": None},
-    {"mode": "stochastic", "lr": 0.01, "lr_schedule": "invscaling", "weight_decay": 1e-3},
-    {"mode": "batch", "lr": 0.2, "diagnostics": True, "sample_weight": np.linspace(0.5, 1.5, 64)},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            "optimizer": "sgd",
+            "momentum": 0.9,
+            "nesterov": True,
+            "lr_schedule": ff.optim.StepLR(3, 0.5),
+            "validation_fraction": 0.25,
+            "early_stopping": True,
+            "patience": 50,
+        },
+        {
+            "optimizer": "adam",
+            "lr": 0.01,
+            "batch_schedule": ff.training.GrowingBatch(4, on_plateau=True, patience=1),
+            "lr_schedule": "plateau",
+            "rng": None,
+        },
+        {"mode": "stochastic", "lr": 0.01, "lr_schedule": "invscaling", "weight_decay": 1e-3},
+        {"mode": "batch", "lr": 0.2, "diagnostics": True, "sample_weight": np.linspace(0.5, 1.5, 64)},
+    ],
+)
 def test_resume_equals_uninterrupted_run(tmp_path, options):
     options = dict(options)
     X, y = _resume_problem()
@@ -382,7 +461,8 @@ def test_resume_equals_uninterrupted_run(tmp_path, options):
         # epoch-3 checkpoint (the file still holds it when epoch 4's callbacks run).
         ck3 = tmp_path / "ck3.safetensors"
         keep = ff.training.LambdaCallback(
-            on_epoch_end=lambda t, epoch, logs: shutil.copyfile(path, ck3) if epoch == 4 else None)
+            on_epoch_end=lambda t, epoch, logs: shutil.copyfile(path, ck3) if epoch == 4 else None
+        )
         net_a, ha = run(7, checkpoint_path=path, checkpoint_every=3, callbacks=[keep])
         path = ck3
     else:
@@ -433,8 +513,15 @@ def test_checkpoint_contents_and_mismatched_resume(tmp_path):
     with pytest.raises(ValueError, match="is for Adam"):
         ff.fit(_resume_net(), X, y, max_epochs=3, resume_from=path, optimizer="sgd", rng=0)
     with pytest.raises(ValueError, match="shape"):
-        ff.fit(ff.nn.MLP([4, 9, 8, 3], activation=["rrelu", "tanh"], output="categorical", rng=0), X, y,
-               max_epochs=3, resume_from=path, optimizer="adam", rng=0)
+        ff.fit(
+            ff.nn.MLP([4, 9, 8, 3], activation=["rrelu", "tanh"], output="categorical", rng=0),
+            X,
+            y,
+            max_epochs=3,
+            resume_from=path,
+            optimizer="adam",
+            rng=0,
+        )
     with pytest.raises(ValueError, match="expected 'feedforward.checkpoint'"):
         ff.save(net, tmp_path / "m.safetensors") or ffio.load_checkpoint(tmp_path / "m.safetensors")
 
@@ -449,7 +536,9 @@ def test_save_checkpoint_api_round_trip(tmp_path):
     sched = ff.optim.ReduceLROnPlateau()
     sched.observe(0, 1.0)
     path = tmp_path / "c.safetensors"
-    ffio.save_checkpoint(path, net, optimizer=opt, epoch=4, rng=rng, lr_schedule=sched, extra={"note": [1, 2]})
+    ffio.save_checkpoint(
+        path, net, optimizer=opt, epoch=4, rng=rng, lr_schedule=sched, extra={"note": [1, 2]}
+    )
     ck = ffio.load_checkpoint(path)
     assert ck["epoch"] == 4 and ck["extra"] == {"note": [1, 2]} and ck["lr_schedule"] == sched.state_dict()
     assert ck["rng"].random() == rng.random()

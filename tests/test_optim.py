@@ -274,7 +274,10 @@ def _our_lrs(sched, epochs, losses=None):
 @pytest.mark.parametrize(
     "ours, theirs",
     [
-        (lambda: S.StepLR(step_size=3, gamma=0.5), lambda t: lambda o: t.optim.lr_scheduler.StepLR(o, 3, 0.5)),
+        (
+            lambda: S.StepLR(step_size=3, gamma=0.5),
+            lambda t: lambda o: t.optim.lr_scheduler.StepLR(o, 3, 0.5),
+        ),
         (lambda: S.ExponentialLR(gamma=0.9), lambda t: lambda o: t.optim.lr_scheduler.ExponentialLR(o, 0.9)),
         (
             lambda: S.CosineAnnealing(t_max=7, eta_min=0.01),
@@ -298,7 +301,10 @@ def test_plateau_matches_torch():
     losses = [1.0, 0.9, 0.9, 0.95, 0.91, 0.89, 0.89, 0.9, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5]
     ours = _our_lrs(S.ReduceLROnPlateau(factor=0.5, patience=2), len(losses), losses)
     theirs = _torch_lrs(
-        torch, lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=2), len(losses), losses
+        torch,
+        lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=2),
+        len(losses),
+        losses,
     )
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
     assert min(ours) < 0.2  # it did reduce

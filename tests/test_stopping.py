@@ -47,8 +47,18 @@ def test_grad_norm_stop_on_logistic_regression_minibatch():
     X = r.standard_normal((200, 2))
     y = (X @ np.array([2.0, -1.0]) + r.standard_normal(200) > 0).astype(np.float64)
     model = ff.nn.Sequential(ff.nn.Linear(2, 1, dtype=np.float64, rng=0))
-    h = ff.fit(model, X, y, output="bernoulli", mode="minibatch", batch_size=200, lr=1.0, grad_tol=1e-4,
-               max_epochs=3000, rng=0)
+    h = ff.fit(
+        model,
+        X,
+        y,
+        output="bernoulli",
+        mode="minibatch",
+        batch_size=200,
+        lr=1.0,
+        grad_tol=1e-4,
+        max_epochs=3000,
+        rng=0,
+    )
     assert h.stop_reason == "grad_norm"
     assert h["grad_norm"][-1] < 1e-4
     assert h["train_accuracy"][-1] > 0.7
@@ -85,8 +95,19 @@ def test_early_stopping_restores_the_best_weights():
     """L-SGD-5: early stopping on a validation plateau returns the best validation weights."""
     X, y, Xv, yv = _overfit_problem()
     model = ff.nn.MLP([5, 64, 64, 2], activation="relu", output="categorical", dtype=np.float64, rng=0)
-    h = ff.fit(model, X, y, optimizer="adam", lr=0.003, batch_size=8, max_epochs=300, validation_data=(Xv, yv),
-               early_stopping=True, patience=5, rng=0)
+    h = ff.fit(
+        model,
+        X,
+        y,
+        optimizer="adam",
+        lr=0.003,
+        batch_size=8,
+        max_epochs=300,
+        validation_data=(Xv, yv),
+        early_stopping=True,
+        patience=5,
+        rng=0,
+    )
     assert h.stop_reason == "early_stopping"
     best = h.best_epoch
     assert 1 < best < h.epochs
@@ -102,8 +123,20 @@ def test_early_stopping_restores_the_best_weights():
 def test_early_stopping_without_restore_keeps_last_weights():
     X, y, Xv, yv = _overfit_problem()
     model = ff.nn.MLP([5, 64, 64, 2], activation="relu", output="categorical", dtype=np.float64, rng=0)
-    h = ff.fit(model, X, y, optimizer="adam", lr=0.003, batch_size=8, max_epochs=300, validation_data=(Xv, yv),
-               early_stopping=True, patience=5, restore_best=False, rng=0)
+    h = ff.fit(
+        model,
+        X,
+        y,
+        optimizer="adam",
+        lr=0.003,
+        batch_size=8,
+        max_epochs=300,
+        validation_data=(Xv, yv),
+        early_stopping=True,
+        patience=5,
+        restore_best=False,
+        rng=0,
+    )
     with ff.no_grad():
         val_loss = float(model.output.nll(model(ff.Tensor(Xv)), yv).data)
     assert val_loss == h["val_loss"][-1]
@@ -112,8 +145,19 @@ def test_early_stopping_without_restore_keeps_last_weights():
 def test_early_stopping_on_validation_accuracy_and_min_delta():
     X, y, Xv, yv = _overfit_problem()
     model = ff.nn.MLP([5, 16, 2], activation="relu", output="categorical", dtype=np.float64, rng=0)
-    h = ff.fit(model, X, y, lr=0.05, max_epochs=200, validation_data=(Xv, yv), early_stopping=True,
-               monitor="val_metric", patience=3, min_delta=0.5, rng=0)
+    h = ff.fit(
+        model,
+        X,
+        y,
+        lr=0.05,
+        max_epochs=200,
+        validation_data=(Xv, yv),
+        early_stopping=True,
+        monitor="val_metric",
+        patience=3,
+        min_delta=0.5,
+        rng=0,
+    )
     # No accuracy gain can exceed 0.5 after the first epoch: stop after patience epochs.
     assert h.stop_reason == "early_stopping"
     assert h.epochs == 4 and h.best_epoch == 1
@@ -136,8 +180,17 @@ def test_callback_stops_training():
         if logs["epoch"] == 2 and batch == 1:
             trainer.stop_training = True
 
-    h = ff.fit(_linear(), X, y, output="gaussian", lr=0.01, batch_size=10, max_epochs=50,
-               callbacks=[LambdaCallback(on_batch_end=flag)], rng=0)
+    h = ff.fit(
+        _linear(),
+        X,
+        y,
+        output="gaussian",
+        lr=0.01,
+        batch_size=10,
+        max_epochs=50,
+        callbacks=[LambdaCallback(on_batch_end=flag)],
+        rng=0,
+    )
     assert h.stop_reason == "callback" and h.epochs == 2
     assert h["n_updates"] == [8, 2]
 
@@ -176,8 +229,16 @@ def test_divergence_in_the_first_minibatch_epoch_restores_the_initial_weights():
 
 def test_plateau_schedule_lowers_the_learning_rate():
     X, y = _least_squares()
-    h = ff.fit(_linear(), X, y, output="gaussian", mode="batch", lr=0.3, max_epochs=60,
-               lr_schedule=ff.optim.ReduceLROnPlateau(factor=0.5, patience=2, threshold=0.01))
+    h = ff.fit(
+        _linear(),
+        X,
+        y,
+        output="gaussian",
+        mode="batch",
+        lr=0.3,
+        max_epochs=60,
+        lr_schedule=ff.optim.ReduceLROnPlateau(factor=0.5, patience=2, threshold=0.01),
+    )
     lrs = h["lr"]
     assert lrs[0] == 0.3 and lrs[-1] < 0.3
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))

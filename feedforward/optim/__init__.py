@@ -4,12 +4,31 @@ from . import schedules
 from .clip import clip_grad_norm, global_grad_norm
 from .optimizers import SGD, Adam, Optimizer
 from .schedules import (
-    SCHEDULES, Constant, CosineAnnealing, ExponentialLR, InvScaling, LRSchedule, ReduceLROnPlateau, StepLR,
+    SCHEDULES,
+    Constant,
+    CosineAnnealing,
+    ExponentialLR,
+    InvScaling,
+    LRSchedule,
+    ReduceLROnPlateau,
+    StepLR,
     get_schedule,
 )
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "clip_grad_norm", "global_grad_norm", "schedules",
-    "LRSchedule", "Constant", "StepLR", "ExponentialLR", "InvScaling", "CosineAnnealing", "ReduceLROnPlateau",
-    "SCHEDULES", "get_schedule",
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "clip_grad_norm",
+    "global_grad_norm",
+    "schedules",
+    "LRSchedule",
+    "Constant",
+    "StepLR",
+    "ExponentialLR",
+    "InvScaling",
+    "CosineAnnealing",
+    "ReduceLROnPlateau",
+    "SCHEDULES",
+    "get_schedule",
 ]

@@ -124,7 +124,9 @@ class Optimizer:
             "type": type(self).__name__,
             "hyper": self.hyperparameters(),
             "step_count": self.step_count,
-            "state": [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()} for s in self.state],
+            "state": [
+                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()} for s in self.state
+            ],
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -135,14 +137,20 @@ class Optimizer:
         if missing:
             raise ValueError(f"optimizer state_dict is missing {sorted(missing)}")
         if state_dict["type"] != type(self).__name__:
-            raise ValueError(f"optimizer state_dict is for {state_dict['type']}, this optimizer is {type(self).__name__}")
+            raise ValueError(
+                f"optimizer state_dict is for {state_dict['type']}, this optimizer is {type(self).__name__}"
+            )
         states = state_dict["state"]
         if not isinstance(states, (list, tuple)) or len(states) != len(self.params):
             n = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
-            raise ValueError(f"optimizer state_dict has state for {n} parameters, this optimizer has {len(self.params)}")
+            raise ValueError(
+                f"optimizer state_dict has state for {n} parameters, this optimizer has {len(self.params)}"
+            )
         step_count = state_dict["step_count"]
         if isinstance(step_count, bool) or not isinstance(step_count, numbers.Integral) or step_count < 0:
-            raise ValueError(f"optimizer state_dict: step_count must be a non-negative integer, got {step_count!r}")
+            raise ValueError(
+                f"optimizer state_dict: step_count must be a non-negative integer, got {step_count!r}"
+            )
         staged = []
         for i, (p, s) in enumerate(zip(self.params, states)):
             if not isinstance(s, dict):
@@ -151,15 +159,20 @@ class Optimizer:
             for name, value in s.items():
                 if name in self._counters:
                     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                        raise ValueError(f"optimizer state_dict: state[{i}][{name!r}] must be a count >= 0, got {value!r}")
+                        raise ValueError(
+                            f"optimizer state_dict: state[{i}][{name!r}] must be a count >= 0, got {value!r}"
+                        )
                     new[name] = int(value)
                     continue
                 if name not in self._buffers:
-                    raise ValueError(f"optimizer state_dict: unknown buffer {name!r} for {type(self).__name__}")
+                    raise ValueError(
+                        f"optimizer state_dict: unknown buffer {name!r} for {type(self).__name__}"
+                    )
                 arr = np.asarray(value)
                 if arr.shape != p.shape or arr.dtype != p.dtype:
                     raise ValueError(
-                        f"optimizer state_dict: state[{i}][{name!r}] has shape {arr.shape} and dtype {arr.dtype}, "
+                        f"optimizer state_dict: state[{i}][{name!r}] has shape {arr.shape} "
+                        f"and dtype {arr.dtype}, "
                         f"expected the parameter's {p.shape} and {p.dtype}"
                     )
                 new[name] = arr.copy()
@@ -227,8 +240,15 @@ class SGD(Optimizer):
     _hyper = ("momentum", "dampening", "nesterov", "weight_decay")
     _buffers = ("momentum_buffer",)
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, dampening: float = 0.0):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
+    ):
         super().__init__(params, lr)
         self.momentum = momentum
         self.nesterov = nesterov
@@ -302,8 +322,15 @@ class Adam(Optimizer):
     _buffers = ("exp_avg", "exp_avg_sq")
     _counters = ("step",)  # per parameter, as PyTorch: a parameter without a gradient does not advance
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, decoupled: bool = False):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ):
         super().__init__(params, lr)
         self.betas = betas
         self.eps = eps

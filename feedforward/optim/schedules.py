@@ -26,8 +26,15 @@ import math
 import numbers
 
 __all__ = [
-    "LRSchedule", "Constant", "StepLR", "ExponentialLR", "InvScaling", "CosineAnnealing",
-    "ReduceLROnPlateau", "SCHEDULES", "get_schedule",
+    "LRSchedule",
+    "Constant",
+    "StepLR",
+    "ExponentialLR",
+    "InvScaling",
+    "CosineAnnealing",
+    "ReduceLROnPlateau",
+    "SCHEDULES",
+    "get_schedule",
 ]
 
 
@@ -204,7 +211,9 @@ def get_schedule(spec, *, max_epochs: int | None = None) -> LRSchedule:
     if isinstance(spec, str):
         key = spec.lower()
         if key not in SCHEDULES:
-            raise ValueError(f"unknown lr_schedule {spec!r}; expected one of {sorted(SCHEDULES)} or an LRSchedule")
+            raise ValueError(
+                f"unknown lr_schedule {spec!r}; expected one of {sorted(SCHEDULES)} or an LRSchedule"
+            )
         schedule = SCHEDULES[key]()
     elif isinstance(spec, LRSchedule):
         schedule = spec

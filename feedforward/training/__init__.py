@@ -1,4 +1,7 @@
-"""Training: ``fit`` / ``Trainer``, the three modes, stopping rules, history, diagnostics (L-SGD-1..5, L-ACT-7)."""
+"""Training: ``fit`` / ``Trainer``, the three modes, stopping rules, history, diagnostics.
+
+Requirements L-SGD-1..5 and L-ACT-7.
+"""
 
 from . import batching, callbacks, diagnostics, metrics, stopping
 from .batching import MODES, GrowingBatch
@@ -9,7 +12,23 @@ from .stopping import Monitor
 from .trainer import DEFAULT_BATCH_SIZE, DivergenceWarning, Trainer, fit
 
 __all__ = [
-    "fit", "Trainer", "History", "STOP_REASONS", "MODES", "GrowingBatch", "Callback", "LambdaCallback",
-    "DivergenceWarning", "DEFAULT_BATCH_SIZE", "Monitor", "ActivationProbe", "activation_report",
-    "layer_grad_norms", "batching", "callbacks", "diagnostics", "metrics", "stopping",
+    "fit",
+    "Trainer",
+    "History",
+    "STOP_REASONS",
+    "MODES",
+    "GrowingBatch",
+    "Callback",
+    "LambdaCallback",
+    "DivergenceWarning",
+    "DEFAULT_BATCH_SIZE",
+    "Monitor",
+    "ActivationProbe",
+    "activation_report",
+    "layer_grad_norms",
+    "batching",
+    "callbacks",
+    "diagnostics",
+    "metrics",
+    "stopping",
 ]

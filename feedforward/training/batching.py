@@ -97,10 +97,23 @@ class GrowingBatch:
     [8, 8, 8, 16, 16, 16, 32, 32, 32, 40]
     """
 
-    def __init__(self, start: int, factor: float = 2, every: int = 1, max_size: int | None = None,
-                 on_plateau: bool = False, patience: int = 2, min_delta: float = 1e-3):
+    def __init__(
+        self,
+        start: int,
+        factor: float = 2,
+        every: int = 1,
+        max_size: int | None = None,
+        on_plateau: bool = False,
+        patience: int = 2,
+        min_delta: float = 1e-3,
+    ):
         self.start = _count(start, "GrowingBatch start")
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 1 or not math.isfinite(factor):
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, numbers.Real)
+            or not factor > 1
+            or not math.isfinite(factor)
+        ):
             raise ValueError(f"GrowingBatch factor must be a number > 1, got {factor!r}")
         self.factor = float(factor)
         self.every = _count(every, "GrowingBatch every")

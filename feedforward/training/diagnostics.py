@@ -104,7 +104,7 @@ class ActivationProbe:
         return watched_forward
 
     def report(self) -> dict:
-        """``{"dead_fraction": {layer: f}, "saturated_fraction": {layer: f}, "saturation_rate": {layer: f}}``."""
+        """Per layer name: ``dead_fraction``, ``saturated_fraction`` and ``saturation_rate`` (dicts)."""
         dead, saturated, rate = {}, {}, {}
         for name, _, kind in self.watched:
             s = self._stats[name]
@@ -162,7 +162,7 @@ def activation_report(model, X, *, chunk_size: int = 4096, saturation_tol: float
     try:
         with no_grad(), probe:
             for s in range(0, len(X), chunk_size):
-                model(Tensor(X[s:s + chunk_size]))
+                model(Tensor(X[s : s + chunk_size]))
     finally:
         model.train(was_training)
     return probe.report()

@@ -109,7 +109,7 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         """Inverse of :meth:`to_dict` (used by checkpoints)."""
         if not isinstance(d, dict) or not isinstance(d.get("records"), list):
             raise ValueError("a History dict needs a 'records' list")
@@ -173,7 +173,7 @@ class History:
         first = self.records[0]
         for k in first:
             if k.startswith("train_") and k not in ("train_loss", "train_metric"):
-                return k[len("train_"):]
+                return k[len("train_") :]
         return None
 
     def _plot_pair(self, ax, epochs, train_key, val_key, ylabel, log=True):

@@ -61,7 +61,9 @@ def r2(pred, y, sample_weight=None) -> float:
     ss_res = (w[:, None] * (t - p) ** 2).sum(axis=0)
     ss_tot = (w[:, None] * (t - mean) ** 2).sum(axis=0)
     # scikit-learn's conventions for a constant target: 1 if predicted exactly, else 0.
-    score = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0))
+    score = np.where(
+        ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0)
+    )
     return float(score.mean())
 
 
@@ -80,7 +82,9 @@ def resolve_metrics(metrics, task: str) -> list:
         if not isinstance(m, str) or m not in METRICS:
             raise ValueError(f"unknown metric {m!r}; expected one of {sorted(METRICS)}")
         if m == "accuracy" and task != "classification":
-            raise ValueError("metric 'accuracy' needs a classification output unit (bernoulli or categorical)")
+            raise ValueError(
+                "metric 'accuracy' needs a classification output unit (bernoulli or categorical)"
+            )
     if len(set(names)) != len(names):
         raise ValueError(f"metrics has duplicates: {names}")
     return names

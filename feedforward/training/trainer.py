@@ -85,8 +85,14 @@ def _positive_int(value, name):
 def _positive_real(value, name, allow_none=True):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0{' or None' if allow_none else ''}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (value > 0 and math.isfinite(value))
+    ):
+        raise ValueError(
+            f"{name} must be a finite number > 0{' or None' if allow_none else ''}, got {value!r}"
+        )
     return float(value)
 
 
@@ -169,13 +175,41 @@ class Trainer:
         Set it in a callback to stop after the current epoch.
     """
 
-    def __init__(self, model, output=None, *, optimizer="sgd", lr=0.01, momentum=0.0, nesterov=False,
-                 weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8, mode="minibatch",
-                 batch_size=DEFAULT_BATCH_SIZE, max_epochs=100, grad_tol=None, lr_schedule=None,
-                 batch_schedule=None, early_stopping=False, patience=10, min_delta=0.0, restore_best=True,
-                 monitor=None, metrics=None, callbacks=(), progress=False, diagnostics=False, clip_norm=None,
-                 checkpoint_path=None, checkpoint_every=None, resume_from=None, rng=None,
-                 eval_chunk_size=4096, saturation_tol=0.1):
+    def __init__(
+        self,
+        model,
+        output=None,
+        *,
+        optimizer="sgd",
+        lr=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=0.0,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        mode="minibatch",
+        batch_size=DEFAULT_BATCH_SIZE,
+        max_epochs=100,
+        grad_tol=None,
+        lr_schedule=None,
+        batch_schedule=None,
+        early_stopping=False,
+        patience=10,
+        min_delta=0.0,
+        restore_best=True,
+        monitor=None,
+        metrics=None,
+        callbacks=(),
+        progress=False,
+        diagnostics=False,
+        clip_norm=None,
+        checkpoint_path=None,
+        checkpoint_every=None,
+        resume_from=None,
+        rng=None,
+        eval_chunk_size=4096,
+        saturation_tol=0.1,
+    ):
         if not isinstance(model, Module):
             raise TypeError(f"model must be an ff.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -201,9 +235,13 @@ class Trainer:
         if batch_schedule is not None:
             if self.mode != "minibatch":
                 raise ValueError(f"batch_schedule needs mode='minibatch', got mode={self.mode!r}")
-            if not (callable(getattr(batch_schedule, "size", None)) and hasattr(batch_schedule, "state_dict")):
-                raise TypeError("batch_schedule must be a GrowingBatch (or have size(epoch, n), observe, "
-                                "state_dict, load_state_dict, reset)")
+            if not (
+                callable(getattr(batch_schedule, "size", None)) and hasattr(batch_schedule, "state_dict")
+            ):
+                raise TypeError(
+                    "batch_schedule must be a GrowingBatch (or have size(epoch, n), observe, "
+                    "state_dict, load_state_dict, reset)"
+                )
         self.batch_schedule = batch_schedule
         self.early_stopping = bool(early_stopping)
         self.patience = _positive_int(patience, "patience")
@@ -260,7 +298,9 @@ class Trainer:
                 raise ValueError("the optimizer was built on other parameters than model.parameters()")
             return optimizer
         if not isinstance(optimizer, str) or optimizer.lower() not in ("sgd", "adam"):
-            raise ValueError(f"unknown optimizer {optimizer!r}; expected 'sgd', 'adam' or an ff.optim.Optimizer")
+            raise ValueError(
+                f"unknown optimizer {optimizer!r}; expected 'sgd', 'adam' or an ff.optim.Optimizer"
+            )
         if optimizer.lower() == "sgd":
             return SGD(self.params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
         return Adam(self.params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
@@ -270,7 +310,9 @@ class Trainer:
         if X.dtype.kind not in "iufb":
             raise TypeError(f"{what} must be numeric, got an array of dtype {X.dtype}")
         if X.ndim != 2:
-            raise ValueError(f"{what} must be a 2-D array of shape (n_samples, n_features), got shape {X.shape}")
+            raise ValueError(
+                f"{what} must be a 2-D array of shape (n_samples, n_features), got shape {X.shape}"
+            )
         n = len(X)
         if n == 0:
             raise ValueError(f"{what} is empty (0 samples); training needs at least one example")
@@ -279,12 +321,16 @@ class Trainer:
         y = np.asarray(getattr(y, "data", y))
         yname = "y" if what == "X" else what.replace("X", "y")
         if y.ndim == 0 or len(y) != n:
-            raise ValueError(f"{what} has {n} samples but {yname} has "
-                             f"{'no axis' if y.ndim == 0 else len(y)}; they must have the same length")
+            raise ValueError(
+                f"{what} has {n} samples but {yname} has "
+                f"{'no axis' if y.ndim == 0 else len(y)}; they must have the same length"
+            )
         n_out = self._n_outputs(X[:1])
         if isinstance(self.output, Categorical):
             if y.ndim != 1:
-                raise ValueError(f"{yname} must be 1-D class labels for a categorical output, got shape {y.shape}")
+                raise ValueError(
+                    f"{yname} must be 1-D class labels for a categorical output, got shape {y.shape}"
+                )
             y = check_labels(y, n_out, yname)
         else:
             if y.dtype.kind not in "iufb":
@@ -293,8 +339,10 @@ class Trainer:
             check_finite(y, yname)
             ok = (y.ndim == 1 and n_out == 1) or (y.ndim == 2 and y.shape[1] == n_out)
             if not ok:
-                raise ValueError(f"{yname} has shape {y.shape} but the model has {n_out} outputs; expected "
-                                 f"({n},{' or (' + str(n) + ', 1)' if n_out == 1 else ' ' + str(n_out)})")
+                raise ValueError(
+                    f"{yname} has shape {y.shape} but the model has {n_out} outputs; expected "
+                    f"({n},{' or (' + str(n) + ', 1)' if n_out == 1 else ' ' + str(n_out)})"
+                )
             if isinstance(self.output, Bernoulli) and ((y < 0) | (y > 1)).any():
                 raise ValueError(f"{yname} must lie in [0, 1] for a bernoulli output (0/1 labels)")
         w = check_sample_weight(sample_weight, n, self.dtype)
@@ -330,8 +378,10 @@ class Trainer:
             k = max(1, int(round(fraction * n)))
             val_idx = np.sort(self.rng.permutation(n)[:k])
         if len(val_idx) == 0 or len(val_idx) >= n:
-            raise ValueError(f"validation_fraction={fraction} of {n} examples leaves an empty "
-                             f"{'validation' if len(val_idx) == 0 else 'training'} set")
+            raise ValueError(
+                f"validation_fraction={fraction} of {n} examples leaves an empty "
+                f"{'validation' if len(val_idx) == 0 else 'training'} set"
+            )
         mask = np.ones(n, dtype=bool)
         mask[val_idx] = False
         return np.flatnonzero(mask), val_idx
@@ -349,7 +399,9 @@ class Trainer:
             train, val = full, None
             if validation_data is not None:
                 if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                    raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
+                    raise ValueError(
+                        "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)"
+                    )
                 Xv, yv = validation_data[0], validation_data[1]
                 wv = validation_data[2] if len(validation_data) == 3 else None
                 val = _Part(*self._check_xy(Xv, yv, wv, what="X_val"))
@@ -365,15 +417,26 @@ class Trainer:
         if self.batch_schedule is not None:
             start = getattr(self.batch_schedule, "start", 1)
             if start > n:
-                raise ValueError(f"batch_schedule starts at {start}, larger than the training set ({n} examples)")
+                raise ValueError(
+                    f"batch_schedule starts at {start}, larger than the training set ({n} examples)"
+                )
             return int(self.batch_schedule.size(epoch, n))
         if isinstance(self.batch_size, _DefaultBatchSize):
             return min(int(self.batch_size), n)
         return check_batch_size(self.batch_size, n, self.mode)
 
     # ------------------------------------------------------------ public
-    def fit(self, X, y, validation_data=None, sample_weight=None, max_epochs=None, *, validation_fraction=None,
-            resume_from=None) -> History:
+    def fit(
+        self,
+        X,
+        y,
+        validation_data=None,
+        sample_weight=None,
+        max_epochs=None,
+        *,
+        validation_fraction=None,
+        resume_from=None,
+    ) -> History:
         """Train from the model's current weights with a fresh optimizer state and history.
 
         Parameters
@@ -485,9 +548,11 @@ class Trainer:
                     self._restore_snapshot(snapshot)
                     self._grad_cache_epoch = None
                     warnings.warn(
-                        f"training diverged in epoch {epoch}: {bad}. Stopped and restored the weights from the end "
+                        f"training diverged in epoch {epoch}: {bad}. Stopped and restored the weights "
+                        "from the end "
                         f"of epoch {self.epoch}. Lower the learning rate (lr={lr:g}) or set clip_norm.",
-                        DivergenceWarning, stacklevel=3,
+                        DivergenceWarning,
+                        stacklevel=3,
                     )
                     reason = "diverged"
                     break
@@ -503,7 +568,9 @@ class Trainer:
                 if not partial:
                     monitor.update(epoch, record, self.params)
                     self.history.best_epoch = monitor.best_epoch
-                self.lr_schedule.observe(epoch - 1, record["val_loss"] if val is not None else record["train_loss"])
+                self.lr_schedule.observe(
+                    epoch - 1, record["val_loss"] if val is not None else record["train_loss"]
+                )
                 if self.batch_schedule is not None:
                     self.batch_schedule.observe(epoch, record["train_loss"])
                 cb_stop = call_hook(self.callbacks, "on_epoch_end", self, epoch, record) or cb_stop
@@ -520,8 +587,11 @@ class Trainer:
                 elif self.epoch >= max_epochs and not partial:
                     reason = "max_epochs"
                 self.history.stop_reason = reason
-                if self.checkpoint_path is not None and not partial and (
-                        reason is not None or (self.checkpoint_every and epoch % self.checkpoint_every == 0)):
+                if (
+                    self.checkpoint_path is not None
+                    and not partial
+                    and (reason is not None or (self.checkpoint_every and epoch % self.checkpoint_every == 0))
+                ):
                     self._save_checkpoint(data)
                 if reason is not None:
                     break
@@ -551,8 +621,11 @@ class Trainer:
         clip = self.clip_norm
         if self.mode == "batch":
             cached = self._grad_cache_epoch
-            if not (cached is not None and cached[0] == self.epoch
-                    and all(np.array_equal(p.data, w) for p, w in zip(self.params, cached[1]))):
+            if not (
+                cached is not None
+                and cached[0] == self.epoch
+                and all(np.array_equal(p.data, w) for p, w in zip(self.params, cached[1]))
+            ):
                 self._evaluate(train, grad=True, diagnostics=False, train_mode=True, metrics=False)
             loss = self._last_eval_loss
             self._grad_cache_epoch = None
@@ -563,7 +636,13 @@ class Trainer:
             opt.step()
             stop = False
             if hooks:
-                logs = {"epoch": epoch, "batch": 0, "size": train.n, "loss": loss, "indices": _all_rows(train.n)}
+                logs = {
+                    "epoch": epoch,
+                    "batch": 0,
+                    "size": train.n,
+                    "loss": loss,
+                    "indices": _all_rows(train.n),
+                }
                 stop = call_hook(self.callbacks, "on_batch_end", self, 0, logs)
             return 1, (loss * train.n, train.n), None, stop
 
@@ -580,11 +659,11 @@ class Trainer:
         w_mean = None if w is None else train.w_total / n
         n_updates, loss_sum, seen, stop = 0, 0.0, 0, False
         for b, s in enumerate(range(0, n, batch_size)):
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             m = len(idx)
             if stochastic:
                 i = int(idx[0])
-                xb, yb = X[i:i + 1], y[i:i + 1]  # views: no copy for one pattern
+                xb, yb = X[i : i + 1], y[i : i + 1]  # views: no copy for one pattern
             else:
                 xb, yb = xbuf[:m], ybuf[:m]
                 np.take(X, idx, axis=0, out=xb)
@@ -638,8 +717,8 @@ class Trainer:
             if probe is not None:
                 probe.__enter__()
             for s in range(0, n, chunk):
-                xc, yc = part.X[s:s + chunk], part.y[s:s + chunk]
-                wc = None if part.w is None else part.w[s:s + chunk]
+                xc, yc = part.X[s : s + chunk], part.y[s : s + chunk]
+                wc = None if part.w is None else part.w[s : s + chunk]
                 m = len(xc)
                 if wc is None:
                     scale = m / n
@@ -731,8 +810,15 @@ class Trainer:
             "mode": self.mode,
         }
         io.save_checkpoint(
-            self.checkpoint_path, self.model, optimizer=self.optimizer, epoch=self.epoch, history=self.history,
-            rng=self.rng, lr_schedule=self.lr_schedule, batch_schedule=self.batch_schedule, extra=extra,
+            self.checkpoint_path,
+            self.model,
+            optimizer=self.optimizer,
+            epoch=self.epoch,
+            history=self.history,
+            rng=self.rng,
+            lr_schedule=self.lr_schedule,
+            batch_schedule=self.batch_schedule,
+            extra=extra,
             extra_arrays=arrays,
         )
 
@@ -744,8 +830,10 @@ class Trainer:
         if not isinstance(extra, dict) or "fingerprint" not in extra:
             raise ValueError(f"{os.fspath(path)!r} is not a training checkpoint written by ff.fit / Trainer")
         if extra["fingerprint"] != data["fingerprint"]:
-            raise ValueError("the checkpoint was written for a different training set (X, y, sample_weight); "
-                             "resume with the same data")
+            raise ValueError(
+                "the checkpoint was written for a different training set (X, y, sample_weight); "
+                "resume with the same data"
+            )
         if extra.get("mode") != self.mode:
             raise ValueError(f"the checkpoint was written with mode={extra.get('mode')!r}, not {self.mode!r}")
         io.load_params_into(self.model, ck["model_state"], where=os.fspath(path))
@@ -765,7 +853,9 @@ class Trainer:
         self.history.stop_reason = None  # the run goes on
         self.epoch = ck["epoch"]
         if self.history.epochs != self.epoch:
-            raise ValueError(f"checkpoint is inconsistent: epoch {self.epoch} but {self.history.epochs} records")
+            raise ValueError(
+                f"checkpoint is inconsistent: epoch {self.epoch} but {self.history.epochs} records"
+            )
         self.samples_seen = int(extra["samples_seen"])
         self.base_lr = float(extra["base_lr"])
         arrays = ck["extra_arrays"]
@@ -775,7 +865,11 @@ class Trainer:
             train_idx, val_idx = arrays["split/train"], arrays["split/val"]
             full = data["full"]
             for idx in (train_idx, val_idx):
-                if idx.dtype.kind not in "iu" or idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= full.n)):
+                if (
+                    idx.dtype.kind not in "iu"
+                    or idx.ndim != 1
+                    or (len(idx) and (idx.min() < 0 or idx.max() >= full.n))
+                ):
                     raise ValueError("the checkpoint's validation split does not fit the data")
             data["split"] = (train_idx, val_idx)
             data["train"], data["val"] = full.take(train_idx), full.take(val_idx)
@@ -823,8 +917,9 @@ def _postfix(record, metric):
     return out
 
 
-def fit(model, X, y, *, output=None, validation_data=None, validation_fraction=None, sample_weight=None,
-        **options) -> History:
+def fit(
+    model, X, y, *, output=None, validation_data=None, validation_fraction=None, sample_weight=None, **options
+) -> History:
     """Train ``model`` on ``(X, y)``; returns the :class:`History` (``ff.fit``).
 
     Takes every option of :class:`Trainer` (``optimizer``, ``lr``, ``mode``,
@@ -844,7 +939,10 @@ def fit(model, X, y, *, output=None, validation_data=None, validation_fraction=N
     ('max_epochs', np.True_)
     """
     trainer = Trainer(model, output, **options)
-    return trainer.fit(X, y, validation_data=validation_data, sample_weight=sample_weight,
-                       validation_fraction=validation_fraction)
-
-
+    return trainer.fit(
+        X,
+        y,
+        validation_data=validation_data,
+        sample_weight=sample_weight,
+        validation_fraction=validation_fraction,
+    )
