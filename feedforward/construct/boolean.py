@@ -153,7 +153,7 @@ def truth_table_network(table, n_vars: int | None = None, dtype=np.float32):
 
 
 # ---------------------------------------------------------------- formulas
-_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|(.))")
+_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|(\S))")
 
 
 def _tokenize(text: str):

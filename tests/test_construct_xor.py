@@ -1,0 +1,100 @@
+"""The lecture's XOR example (L-XOR-1..4, L-ARCH-3)."""
+
+import numpy as np
+import pytest
+
+import feedforward as ff
+from feedforward.construct import xor as X
+
+
+def test_data_and_loss_L_XOR_1():
+    Xd, yd = X.xor_data()
+    assert Xd.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert yd.ravel().tolist() == [0, 1, 1, 0]
+    # J = 1/4 sum (f* - f)^2: all-zero output misses two points by 1
+    assert X.xor_loss(np.zeros(4)) == pytest.approx(0.5)
+    assert X.xor_loss(np.array([0.5, 0.5, 0.5, 0.5])) == pytest.approx(0.25)
+    out = ff.Tensor(np.array([[0.0], [0.5], [1.0], [1.0]]), requires_grad=True)
+    J = X.xor_loss(out)
+    J.backward()
+    # dJ/df = -(f* - f) / 2
+    np.testing.assert_allclose(out.grad.ravel(), [0.0, -0.25, 0.0, 0.5])
+    with pytest.raises(ValueError, match="expected 4 outputs"):
+        X.xor_loss(np.zeros(3))
+
+
+def test_best_linear_model_is_w0_b_half_L_XOR_2():
+    w, b = X.best_linear_model()
+    np.testing.assert_allclose(w, [0.0, 0.0], atol=1e-12)
+    assert b == pytest.approx(0.5, abs=1e-12)
+    net = X.linear_network(w, b)
+    out = net(ff.Tensor(X.xor_data()[0])).data.ravel()
+    np.testing.assert_allclose(out, 0.5)
+    # it is the least-squares optimum: any perturbation raises J above 1/4
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        dw, db = rng.normal(size=2) * 0.1, rng.normal() * 0.1
+        assert X.xor_loss(X.XOR_X @ (w + dw) + b + db) > 0.25
+
+
+def test_hand_solution_outputs_exactly_0110_L_XOR_3():
+    net = X.xor_network()
+    assert isinstance(net, ff.nn.MLP) and net.sizes == [2, 2, 1]
+    out = net(ff.Tensor(X.xor_data()[0])).data.ravel()
+    assert out.tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_slide_matrices_reproduced_L_XOR_3():
+    m = X.xor_layers()
+    # the matrices as printed on the slides
+    assert m["XW"].tolist() == [[0, 0], [1, 1], [1, 1], [2, 2]]
+    assert m["XW + c"].tolist() == [[0, -1], [1, 0], [1, 0], [2, 1]]
+    assert m["max(0, XW + c)"].tolist() == [[0, 0], [1, 0], [1, 0], [2, 1]]
+    assert m["output"].tolist() == [0, 1, 1, 0]
+
+
+def test_hand_solution_is_an_ordinary_trainable_network():
+    net = X.xor_network(np.float64)
+    Xd, yd = X.xor_data(np.float64)
+    loss = X.xor_loss(net(ff.Tensor(Xd)))
+    loss.backward()
+    assert loss.item() == 0.0
+    for p in net.parameters():  # at the exact solution every gradient is zero
+        np.testing.assert_array_equal(p.grad, 0.0)
+
+
+def test_ensemble_training_matches_training_one_network_alone_L_XOR_4():
+    res = X.train_xor_ensemble(3, [4, 7], bias_init=0.1, lr=0.1, epochs=50, dtype=np.float64)
+    Xd, yd = X.xor_data(np.float64)
+    for k, seed in enumerate([4, 7]):
+        net = ff.nn.MLP([2, 3, 1], activation="relu", bias_init=0.1, rng=seed, dtype=np.float64)
+        for _ in range(50):
+            net.zero_grad()
+            X.xor_loss(net(ff.Tensor(Xd))).backward()
+            for p in net.parameters():
+                p.data -= 0.1 * p.grad
+        for got, want in zip(res["params"], net.parameters()):
+            np.testing.assert_allclose(got[k], want.data, rtol=1e-10, atol=1e-12)
+
+
+def test_learning_xor_succeeds_often_when_wide_L_XOR_4():
+    wide = X.train_xor_ensemble(8, range(100), bias_init=0.1, lr=0.1, epochs=600)
+    narrow = X.train_xor_ensemble(2, range(100), bias_init=0.0, lr=0.1, epochs=600)
+    assert wide["success"].mean() >= 0.9
+    assert narrow["success"].mean() < wide["success"].mean()
+    solved = wide["outputs"][wide["success"]]
+    assert np.all(np.abs(solved - X.XOR_Y) < 0.5)
+    assert np.all(wide["loss"][wide["success"]] < 0.01)
+
+
+def test_three_ways_of_choosing_phi_L_ARCH_3():
+    Xd, yd = X.xor_data(np.float64)
+    # a linear model on the raw inputs cannot fit; on phi it can
+    w, b = X.fit_linear(Xd, yd)
+    assert X.xor_loss(Xd @ w + b) == pytest.approx(0.25)
+    w, b = X.fit_linear(X.hand_features(Xd), yd)
+    np.testing.assert_allclose(w, [1.0, 1.0, -2.0], atol=1e-10)  # x1 + x2 - 2 x1 x2
+    assert abs(b) < 1e-10
+    w, b = X.fit_linear(X.rbf_features(Xd), yd)
+    assert X.xor_loss(X.rbf_features(Xd) @ w + b) < 1e-20
+    assert X.rbf_features(Xd).shape == (4, 9)
