@@ -281,3 +281,42 @@ def test_regression_target_shape_checked():
     bern = ff.nn.MLP([4, 8, 1], output="bernoulli", rng=0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         ff.fit(bern, X, np.full(20, 2.0), max_epochs=1)
+
+
+def test_second_fit_starts_from_the_initial_learning_rate():
+    X, y = _blobs()
+    trainer = ff.Trainer(_net(), lr=0.1, lr_schedule="exponential", max_epochs=3, rng=0)
+    h1 = trainer.fit(X, y)
+    h2 = trainer.fit(X, y)
+    assert h1["lr"] == h2["lr"] and h2["lr"][0] == 0.1 and h2["lr"][-1] < 0.1
+
+
+def test_fit_signature_lists_the_options():
+    import inspect
+
+    params = inspect.signature(ff.fit).parameters
+    for name in (
+        "output",
+        "optimizer",
+        "lr",
+        "mode",
+        "batch_size",
+        "max_epochs",
+        "grad_tol",
+        "lr_schedule",
+        "batch_schedule",
+        "validation_fraction",
+        "early_stopping",
+        "metrics",
+        "sample_weight",
+        "callbacks",
+        "progress",
+        "diagnostics",
+        "clip_norm",
+        "checkpoint_path",
+        "resume_from",
+        "rng",
+    ):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epochs'"):
+        ff.fit(_net(), *_blobs(), epochs=3)

@@ -109,7 +109,8 @@ class Trainer:
     optimizer : {"sgd", "adam"} or Optimizer
         A name (built on ``model.parameters()`` with ``lr``, ``momentum``,
         ``nesterov``, ``weight_decay``, ``betas``, ``eps``) or an optimizer
-        already built on exactly ``model.parameters()`` (its own ``lr`` is the base rate).
+        already built on exactly ``model.parameters()`` (its ``lr`` when the trainer is made
+        is the base rate; :meth:`Trainer.fit` resets its state, :meth:`Trainer.partial_fit` keeps it).
     lr : float
         Learning rate ``eta > 0`` (the lecture's erratum calls it "weight decay").
     momentum, nesterov, weight_decay : SGD options (``weight_decay`` is the L2 penalty ``lambda``).
@@ -230,6 +231,7 @@ class Trainer:
         self.max_epochs = _positive_int(max_epochs, "max_epochs")
         self.grad_tol = _positive_real(grad_tol, "grad_tol")
         self.optimizer = self._make_optimizer(optimizer, lr, momentum, nesterov, weight_decay, betas, eps)
+        self._initial_lr = self.optimizer.lr  # schedules change optimizer.lr; every fit() starts from this
         self._lr_spec = lr_schedule
         get_schedule(lr_schedule, max_epochs=self.max_epochs)  # validate the name now
         if batch_schedule is not None:
@@ -482,7 +484,7 @@ class Trainer:
         if self.batch_schedule is not None:
             self.batch_schedule.reset()
         self.optimizer.reset()
-        self.base_lr = self.optimizer.lr
+        self.base_lr = self._initial_lr
         self.history = History()
         self.stop_reason = None
         self.epoch = 0
@@ -918,15 +920,48 @@ def _postfix(record, metric):
 
 
 def fit(
-    model, X, y, *, output=None, validation_data=None, validation_fraction=None, sample_weight=None, **options
+    model,
+    X,
+    y,
+    *,
+    output=None,
+    optimizer="sgd",
+    lr=0.01,
+    momentum=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    mode="minibatch",
+    batch_size=DEFAULT_BATCH_SIZE,
+    max_epochs=100,
+    grad_tol=None,
+    lr_schedule=None,
+    batch_schedule=None,
+    validation_data=None,
+    validation_fraction=None,
+    early_stopping=False,
+    patience=10,
+    min_delta=0.0,
+    restore_best=True,
+    metrics=None,
+    sample_weight=None,
+    callbacks=(),
+    progress=False,
+    diagnostics=False,
+    clip_norm=None,
+    checkpoint_path=None,
+    checkpoint_every=None,
+    resume_from=None,
+    rng=None,
+    **more,
 ) -> History:
     """Train ``model`` on ``(X, y)``; returns the :class:`History` (``ff.fit``).
 
-    Takes every option of :class:`Trainer` (``optimizer``, ``lr``, ``mode``,
-    ``batch_size``, ``max_epochs``, ``grad_tol``, ``lr_schedule``,
-    ``batch_schedule``, ``early_stopping``, ``metrics``, ``callbacks``,
-    ``progress``, ``diagnostics``, ``clip_norm``, checkpoints, ``rng`` ...)
-    plus the data arguments of :meth:`Trainer.fit`.
+    The options are those of :class:`Trainer` (see there; ``**more`` takes its
+    further ones: ``monitor``, ``eval_chunk_size``, ``saturation_tol``), and the
+    data arguments of :meth:`Trainer.fit`: ``validation_data``,
+    ``validation_fraction`` and ``sample_weight``.
 
     Examples
     --------
@@ -935,10 +970,40 @@ def fit(
     >>> y = np.array([0, 1, 1, 0])
     >>> net = ff.nn.MLP([2, 8, 2], activation="tanh", output="categorical", rng=0)
     >>> h = ff.fit(net, X, y, optimizer="adam", lr=0.05, mode="batch", max_epochs=300, rng=0)
-    >>> h.stop_reason, (net.predict(X) == y).all()
-    ('max_epochs', np.True_)
+    >>> h.stop_reason, bool((net.predict(X) == y).all())
+    ('max_epochs', True)
     """
-    trainer = Trainer(model, output, **options)
+    trainer = Trainer(
+        model,
+        output,
+        optimizer=optimizer,
+        lr=lr,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        betas=betas,
+        eps=eps,
+        mode=mode,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        grad_tol=grad_tol,
+        lr_schedule=lr_schedule,
+        batch_schedule=batch_schedule,
+        early_stopping=early_stopping,
+        patience=patience,
+        min_delta=min_delta,
+        restore_best=restore_best,
+        metrics=metrics,
+        callbacks=callbacks,
+        progress=progress,
+        diagnostics=diagnostics,
+        clip_norm=clip_norm,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        resume_from=resume_from,
+        rng=rng,
+        **more,
+    )
     return trainer.fit(
         X,
         y,
