@@ -237,3 +237,17 @@ def test_zero_weight_batches_are_skipped_in_stochastic_mode():
     h = ff.fit(_net(), X, y, sample_weight=w, mode="stochastic", lr=0.1, max_epochs=2, callbacks=[rec], rng=0)
     assert all(idx[0] == 3 for _, idx, _ in rec.updates)
     assert sum(h["n_updates"]) == len(rec.updates)
+
+
+def test_batch_mode_partial_fit_on_new_data_uses_the_new_gradient():
+    # partial_fit with a different data set must not reuse the gradient cached for the old one.
+    X, y = _data(n=24)
+    X2, y2 = _data(n=24, seed=9)
+    net, ref = _net(), _net()
+    trainer = ff.Trainer(net, mode="batch", lr=0.3)
+    trainer.partial_fit(X, y)
+    trainer.partial_fit(X2, y2)
+    _replay(ref, X, y, [(0, np.arange(24), 24)], lr=0.3)
+    _replay(ref, X2, y2, [(1, np.arange(24), 24)], lr=0.3)
+    for a, b in zip(net.parameters(), ref.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)

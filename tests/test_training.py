@@ -227,6 +227,11 @@ def test_default_batch_size_on_tiny_data_and_output_resolution():
         (lambda X, y: (X[:, 0], y), ValueError, "2-D"),
         (lambda X, y: (X[:, :, None], y), ValueError, "2-D"),
         (lambda X, y: (X.astype(str), y), TypeError, "numeric"),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, 1e300, X.astype(np.float64)), y),
+            ValueError,
+            "as float32",
+        ),
         (lambda X, y: (X, y + 5), ValueError, r"\[0, 3\)"),
         (lambda X, y: (X, y.reshape(-1, 1)), ValueError, "1-D class labels"),
     ],

@@ -318,8 +318,10 @@ class Trainer:
         n = len(X)
         if n == 0:
             raise ValueError(f"{what} is empty (0 samples); training needs at least one example")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
         check_finite(X, what)
+        with np.errstate(over="ignore"):  # a float64 too large for float32 is reported just below
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+        check_finite(X, f"{what} (as {self.dtype.name}, the model's dtype)")
         y = np.asarray(getattr(y, "data", y))
         yname = "y" if what == "X" else what.replace("X", "y")
         if y.ndim == 0 or len(y) != n:
@@ -337,8 +339,10 @@ class Trainer:
         else:
             if y.dtype.kind not in "iufb":
                 raise TypeError(f"{yname} must be numeric, got dtype {y.dtype}")
-            y = np.ascontiguousarray(y, dtype=self.dtype)
             check_finite(y, yname)
+            with np.errstate(over="ignore"):
+                y = np.ascontiguousarray(y, dtype=self.dtype)
+            check_finite(y, f"{yname} (as {self.dtype.name}, the model's dtype)")
             ok = (y.ndim == 1 and n_out == 1) or (y.ndim == 2 and y.shape[1] == n_out)
             if not ok:
                 raise ValueError(
@@ -512,6 +516,7 @@ class Trainer:
     def _run(self, data, max_epochs, partial):
         train, val = data["train"], data["val"]
         self.validation_split = data["split"]
+        self._grad_cache_epoch = None  # a gradient cached by an earlier call may be for other data
         if self._monitor is None:
             self._monitor = self._make_monitor(val is not None)
             self.history.monitor = self._monitor.key
@@ -524,7 +529,8 @@ class Trainer:
         bar = None
         if self.progress and not partial:
             bar = _need_tqdm()(total=max_epochs, initial=self.epoch, desc="training", unit="epoch")
-        elapsed = self.history.records[-1]["time"] if self.history.records else 0.0
+        elapsed = self.history.records[-1].get("time", 0.0) if self.history.records else 0.0
+        elapsed = float(elapsed) if isinstance(elapsed, (int, float)) else 0.0
         t_start = time.perf_counter() - elapsed
         reason = None
         try:
@@ -549,10 +555,10 @@ class Trainer:
                 if bad is not None:
                     self._restore_snapshot(snapshot)
                     self._grad_cache_epoch = None
+                    restored = f"the end of epoch {self.epoch}" if self.epoch else "the start"
                     warnings.warn(
                         f"training diverged in epoch {epoch}: {bad}. Stopped and restored the weights "
-                        "from the end "
-                        f"of epoch {self.epoch}. Lower the learning rate (lr={lr:g}) or set clip_norm.",
+                        f"from {restored}. Lower the learning rate (lr={lr:g}) or set clip_norm.",
                         DivergenceWarning,
                         stacklevel=3,
                     )
