@@ -217,10 +217,10 @@ def _read_container(path, expected_format: str):
         tensors = st.load(blob)
     except Exception as exc:  # safetensors raises its own SafetensorError
         raise ValueError(f"{name}: corrupted tensor data ({exc})") from None
-    expected_sum = ours.get("sha256")
-    if not isinstance(expected_sum, str) or _checksum(tensors) != expected_sum:
-        raise ValueError(f"{name}: checksum mismatch: the tensor data is corrupted")
     user = {k: v for k, v in meta.items() if k != META_KEY}
+    expected_sum = ours.get("sha256")
+    if not isinstance(expected_sum, str) or _checksum(tensors, ours, user) != expected_sum:
+        raise ValueError(f"{name}: checksum mismatch: the file is corrupted (tensor data or metadata)")
     return tensors, ours, user
 
 
@@ -255,8 +255,16 @@ def _check_tensor_entry(name, key, entry, data_len):
         )
 
 
-def _checksum(tensors: dict) -> str:
+def _checksum(tensors: dict, doc: dict, user: dict) -> str:
+    """SHA-256 over the tensors, our JSON (without the checksum) and the user metadata.
+
+    Any corruption that still parses (a flipped bit in a weight, a changed digit
+    in a hyper-parameter) changes it.
+    """
     h = hashlib.sha256()
+    canonical = {k: v for k, v in doc.items() if k != "sha256"}
+    h.update(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode())
+    h.update(json.dumps(user, sort_keys=True, separators=(",", ":")).encode())
     for key in sorted(tensors):
         a = np.ascontiguousarray(tensors[key])
         h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
@@ -267,8 +275,7 @@ def _checksum(tensors: dict) -> str:
 def _write_container(path, tensors: dict, ours: dict, user_metadata=None) -> None:
     st = _need_safetensors()
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    ours = dict(ours, sha256=_checksum(tensors))
-    metadata = {META_KEY: json.dumps(ours, separators=(",", ":"))}
+    user = {}
     if user_metadata:
         if not isinstance(user_metadata, dict):
             raise TypeError(f"metadata must be a dict of strings, got {type(user_metadata).__name__}")
@@ -277,7 +284,11 @@ def _write_container(path, tensors: dict, ours: dict, user_metadata=None) -> Non
                 raise TypeError(f"metadata must map strings to strings, got {k!r}: {type(v).__name__}")
             if k == META_KEY:
                 raise ValueError(f"metadata key {META_KEY!r} is reserved")
-            metadata[k] = v
+            user[k] = v
+    # Round-trip through JSON first so the checksum sees exactly what a reader will parse.
+    ours = json.loads(json.dumps(ours, separators=(",", ":")))
+    ours["sha256"] = _checksum(tensors, ours, user)
+    metadata = {META_KEY: json.dumps(ours, separators=(",", ":")), **user}
     atomic_write_bytes(path, st.save(tensors, metadata=metadata))
 
 

@@ -115,7 +115,7 @@ def _write_raw(path, tensors, doc, extra_meta=None):
     doc = dict(doc)
     doc.setdefault("format", "feedforward.model")
     doc.setdefault("version", 1)
-    doc["sha256"] = ffio._checksum(tensors)
+    doc["sha256"] = ffio._checksum(tensors, doc, extra_meta or {})
     meta = {"feedforward": json.dumps(doc)}
     meta.update(extra_meta or {})
     path.write_bytes(st.save(tensors, metadata=meta))
@@ -146,6 +146,18 @@ def test_corrupted_data_byte_is_detected(tmp_path):
     path.write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="checksum mismatch"):
         ff.load(path)
+
+
+def test_corrupted_metadata_that_still_parses_is_detected(tmp_path):
+    net = ff.nn.MLP([3, 4, 2], activation=ff.nn.LeakyReLU(0.2), output="categorical", rng=0)
+    path = tmp_path / "m.safetensors"
+    ff.save(net, path, metadata={"note": "abc"})
+    blob = path.read_bytes()
+    for old, new in [(b'negative_slope\\":0.2', b'negative_slope\\":0.3'), (b'"abc"', b'"abd"')]:
+        assert blob.count(old) == 1
+        path.write_bytes(blob.replace(old, new))
+        with pytest.raises(ValueError, match="checksum mismatch"):
+            ff.load(path)
 
 
 def test_hostile_headers(tmp_path):
