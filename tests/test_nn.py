@@ -337,3 +337,18 @@ def test_mlp_copies_a_shared_activation_instance_per_layer():
     slopes = [m for m in net.layers if isinstance(m, ff.nn.PReLU)]
     assert len(slopes) == 2 and slopes[0] is not slopes[1]
     assert len(net.parameters()) == 3 * 2 + 2
+
+
+def test_mlp_prelu_follows_the_network_dtype():
+    net = ff.nn.MLP([2, 3, 1], activation="prelu", dtype=np.float64, rng=0)
+    assert {p.dtype for p in net.parameters()} == {np.dtype(np.float64)}
+
+
+def test_predict_runs_in_eval_mode_and_restores_modes():
+    """RReLU samples slopes only in training: predictions are deterministic (L-ACT-2)."""
+    net = ff.nn.MLP([4, 16, 3], activation="rrelu", output="categorical", rng=0)
+    X = np.random.default_rng(1).standard_normal((50, 4)).astype(np.float32)
+    net.train()
+    p1, p2 = net.predict_proba(X), net.predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    assert all(m.training for m in net.modules())

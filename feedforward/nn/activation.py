@@ -138,7 +138,7 @@ RECTIFIERS = (ReLU, LeakyReLU, PReLU, RReLU, ELU, AbsRectify)
 SQUASHERS = (Sigmoid, Tanh)
 
 
-def get_activation(spec, *, units: int | None = None, rng=None) -> Module:
+def get_activation(spec, *, units: int | None = None, rng=None, dtype=np.float32) -> Module:
     """A fresh activation module from a name, a class or a module instance.
 
     ``units`` sizes a per-unit PReLU (``"prelu"`` shares one slope unless ``units`` is given);
@@ -155,7 +155,7 @@ def get_activation(spec, *, units: int | None = None, rng=None) -> Module:
         cls = ACTIVATIONS[key]
         if cls is RReLU:
             return RReLU(rng=rng)
-        if cls is PReLU and units is not None:
-            return PReLU(units)
+        if cls is PReLU:
+            return PReLU(units or 1, dtype=dtype)
         return cls()
     raise TypeError(f"activation must be a name, a Module class or a Module, got {type(spec).__name__}")

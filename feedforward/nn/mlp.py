@@ -14,7 +14,7 @@ import numpy as np
 from .._rng import as_rng
 from .activation import RECTIFIERS, ReLU, get_activation
 from .linear import Linear
-from .module import Sequential
+from .module import Sequential, eval_mode
 from .output import get_output
 
 __all__ = ["MLP"]
@@ -67,7 +67,7 @@ class MLP(Sequential):
         rng = as_rng(rng)
         layers = []
         for k in range(n_hidden):
-            act = get_activation(acts[k], units=None, rng=rng)
+            act = get_activation(acts[k], units=None, rng=rng, dtype=dtype)
             if any(act is m for m in layers):
                 # One module instance given for all layers: each layer gets its own
                 # copy, so a PReLU's slope is not shared across layers by accident.
@@ -105,7 +105,7 @@ class MLP(Sequential):
         from ..autograd import no_grad
 
         unit = self._require_output("predict")
-        with no_grad():
+        with no_grad(), eval_mode(self):
             return unit.predict(self(X))
 
     def predict_proba(self, X) -> np.ndarray:
@@ -113,7 +113,7 @@ class MLP(Sequential):
         from ..autograd import no_grad
 
         unit = self._require_output("predict_proba")
-        with no_grad():
+        with no_grad(), eval_mode(self):
             return np.asarray(unit.mean(self(X).data))
 
     def extra_repr(self) -> str:

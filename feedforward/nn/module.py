@@ -7,13 +7,14 @@ like PyTorch and equinox.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 
 import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["Parameter", "Module", "Sequential"]
+__all__ = ["Parameter", "Module", "Sequential", "eval_mode"]
 
 
 class Parameter(Tensor):
@@ -198,3 +199,15 @@ class Sequential(Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
         self.layers.append(layer)
         return self
+
+
+@contextlib.contextmanager
+def eval_mode(module: Module):
+    """Run a block in evaluation mode (RReLU at its mean slope), then restore every module's own mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            m.training = mode

@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .linear import Linear
-from .module import Sequential
+from .module import Sequential, eval_mode
 
 
 def _leaf_layers(module):
@@ -35,17 +35,13 @@ def summary(module, input_shape=None, file=None) -> str:
     dtype = next((p.dtype for p in module.parameters()), np.float32)
     x = Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype))
     rows = []
-    was_training = module.training
-    module.eval()
-    try:
+    with eval_mode(module):
         with no_grad():
             for name, layer in layers:
                 x = layer(x)
                 n = sum(p.size for p in layer.parameters())
                 shape = str(("n",) + tuple(x.shape[1:])).replace("'", "")
                 rows.append((name, repr(layer).split("\n")[0], shape, n))
-    finally:
-        module.train(was_training)
     w = [max(len(r[i]) for r in rows + [("#", "layer", "output shape", 0)]) for i in range(3)]
     header = f"{'#':<{w[0]}}  {'layer':<{w[1]}}  {'output shape':<{w[2]}}  {'params':>10}"
     lines = [header, "-" * len(header)]
