@@ -139,12 +139,13 @@ def run_torch(spec, X, y):
         opt = torch.optim.SGD(net.parameters(), lr=LR)
         n = len(Xt)
         t = time.perf_counter()
+        full = batch >= n  # full batch: no shuffling, as a PyTorch user would write it
         for _ in range(n_epochs):
-            perm = torch.randperm(n)
+            perm = None if full else torch.randperm(n)
             for i in range(0, n, batch):
-                idx = perm[i:i + batch]
+                xb, yb = (Xt, yt) if full else (Xt[perm[i:i + batch]], yt[perm[i:i + batch]])
                 opt.zero_grad()
-                loss = loss_fn(net(Xt[idx]), yt[idx])
+                loss = loss_fn(net(xb), yb)
                 loss.backward()
                 opt.step()
         return time.perf_counter() - t
@@ -173,8 +174,11 @@ def run_numpy(spec, X, y):
         for _ in range(n_epochs):
             perm = rng.permutation(n)
             for i in range(0, n, batch):
-                idx = perm[i:i + batch]
-                xb, yb = X[idx], y[idx]
+                if batch >= n:
+                    xb, yb = X, y
+                else:
+                    idx = perm[i:i + batch]
+                    xb, yb = X[idx], y[idx]
                 hs = [xb]
                 for W, b in zip(Ws[:-1], bs[:-1]):
                     h = hs[-1] @ W
