@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/xor_demo.py
+	$(VENV)/bin/feedforward train --out $(OUT)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2
