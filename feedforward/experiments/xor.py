@@ -59,13 +59,19 @@ def run(out_dir, quick: bool = False) -> dict:
     rates = {}
     rate_rows = []
     failures = []  # final J of the seeds that did not solve XOR
+    dead_runs = 0  # failed runs with a hidden unit that is 0 on all four inputs
     for width in WIDTHS:
         for bias in BIASES:
             res = X.train_xor_ensemble(width, range(n_seeds), bias_init=bias, lr=LR, epochs=epochs)
             rate = float(res["success"].mean())
             rates[(width, bias)] = rate
-            failures.extend(res["loss"][~res["success"]].tolist())
-            rate_rows.append([width, bias, n_seeds, f"{rate:.2f}", f"{np.median(res['loss']):.2g}",
+            failed = ~res["success"]
+            failures.extend(res["loss"][failed].tolist())
+            W1, b1 = res["params"][0], res["params"][1]
+            hidden = np.maximum(Xd[None] @ W1 + b1[:, None, :], 0)  # (seeds, 4, width)
+            dead_runs += int(np.sum(failed & (hidden == 0).all(axis=1).any(axis=1)))
+            rate_rows.append([width, bias, n_seeds, f"{int(res['success'].sum())}/{n_seeds}",
+                              f"{np.median(res['loss']):.2g}",
                               f"{np.mean(res['loss'][~res['success']]) if (~res['success']).any() else 0:.3f}"])
 
     # --- L-ARCH-3: three ways of choosing phi
@@ -159,9 +165,10 @@ def run(out_dir, quick: bool = False) -> dict:
         f"slides exactly (table below) and outputs {_fmt_matrix(hand_out)}. Learning XOR by full-batch gradient "
         f"descent on J (lr {LR}, {epochs} epochs, {n_seeds} seeds per setting, ff.nn.MLP initialisation): "
         f"width 2 solves it from {rates[(2, 0.0)]:.0%} (bias 0) / {rates[(2, 0.1)]:.0%} (bias 0.1) of the seeds, "
-        f"width 8 from {rates[(8, 0.0)]:.0%} / {rates[(8, 0.1)]:.0%}. The failures stop on plateaus "
-        f"(final J of failed runs, rounded: {plateaus}), where some ReLUs are dead for every input and "
-        f"the rest of the network is the best fit it can still express. The learned-phi network is seed {seed}, trained with ff.fit "
+        f"width 8 from {rates[(8, 0.0)]:.0%} / {rates[(8, 0.1)]:.0%}. The failed runs stop at a few values "
+        f"of J (rounded: {plateaus}): local minima where {dead_runs} of the {len(failures)} failed runs have "
+        "a dead ReLU (0 on all four inputs, so it never learns again) and the others have units active on "
+        "the wrong subsets of inputs. The learned-phi network is seed {seed}, trained with ff.fit "
         f"(stop reason: {history.stop_reason})."
     )
     matrix_rows = [[_fmt_matrix(Xd[i]), _fmt_matrix(layers["XW"][i]), _fmt_matrix(layers["XW + c"][i]),
@@ -170,7 +177,7 @@ def run(out_dir, quick: bool = False) -> dict:
         ("The hand solution W = [[1,1],[1,1]], c = [0,-1], w = [1,-2], b = 0, row by row (computed by the engine)",
          ["x", "XW", "XW + c", "max(0, XW + c)", "output"], matrix_rows),
         ("Learning XOR from random initialisation (success: every output on the right side of 1/2)",
-         ["width", "ReLU bias init", "seeds", "success rate", "median final J", "mean J of failures"], rate_rows),
+         ["width", "ReLU bias init", "seeds", "solved", "median final J", "mean J of failures"], rate_rows),
         ("Three ways of choosing phi (L-ARCH-3)", ["model", "features", "convex fit", "f on the 4 points", "J"],
          phi_rows),
     ]
