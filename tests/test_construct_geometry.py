@@ -140,3 +140,25 @@ def test_cylinder_is_a_bump_of_height_half_n():
     ring = 50 * np.c_[np.cos(angles), np.sin(angles)]
     far = G.cylinder_features(ring, [(0.0, 0.0)], 0.1, 16, 1e-3).ravel()
     assert far.min() >= 0 and far.mean() < 0.1  # decays (like N r / (pi d)) far away
+
+
+def test_constructed_networks_save_and_load_unchanged(tmp_path):
+    pytest.importorskip("safetensors")
+    from feedforward.construct import boolean, pulses, xor
+
+    P = grid(n=41)
+    nets = {
+        "union": (G.union_network(G.two_pentagons()), P),
+        "cylinders": (G.cylinders_network(G.regular_polygon(5), 3, 8, n_fit=21), P),
+        "formula": (boolean.formula_network(boolean.LECTURE_FORMULA), boolean.all_inputs(4)),
+        "pulses": (pulses.pulse_network(np.sin, 0, 3, 5), np.linspace(0, 3, 50)[:, None]),
+        "xor": (xor.xor_network(), xor.xor_data()[0]),
+    }
+    for name, (net, X) in nets.items():
+        path = tmp_path / f"{name}.safetensors"
+        ff.save(net, path)
+        back = ff.load(path)
+        with ff.no_grad():
+            want = net(ff.Tensor(X.astype(np.float32))).data
+            got = back(ff.Tensor(X.astype(np.float32))).data
+        np.testing.assert_array_equal(got, want, err_msg=name)
