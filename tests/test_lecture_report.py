@@ -1,6 +1,7 @@
 """The lecture report: registry, write_report, the `feedforward lecture` entry point (issue 4)."""
 
 import json
+import re
 import sys
 import textwrap
 
@@ -62,6 +63,8 @@ def test_every_check_of_the_quick_report_passes(quick_report):
         failed = [c for c, ok in rec["checks"].items() if not ok]
         assert not failed, f"{name}: {failed}"
     assert "**FAIL**" not in text and "**error**" not in text
+    # every placeholder of the summaries was filled in (a missing f-prefix leaves "{name}" behind)
+    assert not re.search(r"\{[A-Za-z_][\w\[\]'\"., ()]*\}", text), re.search(r"\{[^}]*\}", text)
     assert report.all_checks_pass(out)
 
 

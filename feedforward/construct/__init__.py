@@ -18,7 +18,8 @@ from .boolean import (
 )
 from .geometry import (
     check_convex, cylinders_network, decision, distance_to_edges, halfplane_network, points_in_polygon,
-    polygon_circuit, polygon_network, regular_polygon, star_pieces, two_pentagons, union_circuit, union_network,
+    polygon_circuit, polygon_network, regular_polygon, star_pieces, two_pentagons, union_circuit,
+    union_network,
 )
 from .pulses import pulse_network, square_pulse_network
 from .threshold import ThresholdCircuit, ramp

@@ -87,10 +87,14 @@ def _rows_from_table(table, n_vars):
         if a.size < 2 or 2**n != a.size:
             raise ValueError(f"a 1-D truth table must have 2^n outputs (n >= 1), got {a.size} entries")
         if n_vars is not None and n_vars != n:
-            raise ValueError(f"a 1-D truth table with {a.size} outputs has {n} variables, not n_vars={n_vars}")
+            raise ValueError(
+                f"a 1-D truth table with {a.size} outputs has {n} variables, not n_vars={n_vars}"
+            )
         return all_inputs(n, np.int64)[a == 1], n
     if a.ndim != 2:
-        raise ValueError(f"table must be a 2-D array of rows with output 1 or a 1-D output column, got shape {a.shape}")
+        raise ValueError(
+            f"table must be a 2-D array of rows with output 1 or a 1-D output column, got shape {a.shape}"
+        )
     if a.shape[0] == 0 and n_vars is None:
         raise ValueError("an empty table of rows needs n_vars (the number of variables)")
     n = a.shape[1] if n_vars is None else n_vars
@@ -101,7 +105,8 @@ def _rows_from_table(table, n_vars):
     rows = _check_01(a, "table rows") if a.size else a.astype(np.int64).reshape(0, n)
     uniq, counts = np.unique(rows, axis=0, return_counts=True)
     if (counts > 1).any():
-        raise ValueError(f"table lists the row {uniq[counts > 1][0].tolist()} more than once; list each row once")
+        row = uniq[counts > 1][0].tolist()
+        raise ValueError(f"table lists the row {row} more than once; list each row once")
     return rows, n
 
 
@@ -279,11 +284,16 @@ def _resolve_variables(formula, variables):
 
 
 def evaluate_formula(formula: str, X, variables=None) -> np.ndarray:
-    """The formula's value (0/1, shape ``(batch,)``) on 0/1 inputs ``X`` (``(batch, n_vars)``): the reference."""
+    """The formula's value (0/1, shape ``(batch,)``) on 0/1 inputs ``X`` of shape ``(batch, n_vars)``.
+
+    Plain NumPy Boolean logic: the reference the networks are checked against.
+    """
     variables = _resolve_variables(formula, variables)
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != len(variables):
-        raise ValueError(f"X must have shape (batch, {len(variables)}) for variables {variables}, got {X.shape}")
+        raise ValueError(
+            f"X must have shape (batch, {len(variables)}) for variables {variables}, got {X.shape}"
+        )
     col = {v: X[:, i].astype(bool) for i, v in enumerate(variables)}
 
     def ev(node):
@@ -311,7 +321,10 @@ class _Gate:
 
 
 def _build_gates(tree, variables):
-    """Hash-consed gates: a signal is ("var", i) or ("gate", g); returns (root signal, root negated, gates)."""
+    """Hash-consed gates; a signal is ("var", i) or ("gate", g).
+
+    Returns ``(root signal, root negated, gates)``.
+    """
     gates, index = [], {}
 
     def visit(node):

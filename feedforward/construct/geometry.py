@@ -121,13 +121,18 @@ def star_pieces(n_points: int = 5, outer: float = 1.0, inner: float = 0.45, cent
 
 def two_pentagons(radius: float = 0.55, gap: float = 0.7):
     """The lecture's 'composition of polygons': two overlapping pentagons, a non-convex union."""
-    return [regular_polygon(5, radius, (-gap / 2, -0.1)), regular_polygon(5, radius, (gap / 2, 0.1), np.pi / 2 + 0.3)]
+    left = regular_polygon(5, radius, (-gap / 2, -0.1))
+    right = regular_polygon(5, radius, (gap / 2, 0.1), np.pi / 2 + 0.3)
+    return [left, right]
 
 
 # -------------------------------------------------------------- constructions
 def _check_margin(margin):
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not np.isfinite(margin) or margin <= 0:
-        raise ValueError(f"margin must be a positive number (the width of the threshold's transition), got {margin!r}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not np.isfinite(margin) \
+            or margin <= 0:
+        raise ValueError(
+            f"margin must be a positive number (the width of the threshold's transition), got {margin!r}"
+        )
     return float(margin)
 
 
@@ -221,7 +226,7 @@ def union_network(polygons, margin: float = 1e-3, dtype=np.float32):
 
 
 def decision(net, points, level: float = 0.5, chunk: int = 4096) -> np.ndarray:
-    """The decision region: ``net(points) > level`` as a boolean array ``(n,)``, ``chunk`` points at a time."""
+    """The decision region: ``net(points) > level`` as a boolean array ``(n,)``, ``chunk`` points at once."""
     from ..autograd import no_grad
     from ..tensor import Tensor
 
@@ -304,13 +309,22 @@ def cylinders_network(region, n_per_axis: int, n_directions: int = 16, bounds=(-
     """
     if heights not in ("indicator", "lstsq"):
         raise ValueError(f"heights must be 'indicator' or 'lstsq', got {heights!r}")
-    for name, val, lo in (("n_per_axis", n_per_axis, 1), ("n_directions", n_directions, 3), ("n_fit", n_fit, 2)):
+    for name, val, lo in (("n_per_axis", n_per_axis, 1), ("n_directions", n_directions, 3),
+                          ("n_fit", n_fit, 2)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
-    inside = region if callable(region) else (lambda p, v=_as_vertices(region, "region"): points_in_polygon(p, v))
+    if callable(region):
+        inside = region
+    else:
+        outline = _as_vertices(region, "region")
+
+        def inside(p):
+            return points_in_polygon(p, outline)
     xmin, xmax, ymin, ymax = (float(t) for t in bounds)
     if not (xmin < xmax and ymin < ymax):
-        raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with xmin < xmax and ymin < ymax, got {bounds}")
+        raise ValueError(
+            f"bounds must be (xmin, xmax, ymin, ymax) with xmin < xmax and ymin < ymax, got {bounds}"
+        )
     cx = xmin + (np.arange(n_per_axis) + 0.5) * (xmax - xmin) / n_per_axis
     cy = ymin + (np.arange(n_per_axis) + 0.5) * (ymax - ymin) / n_per_axis
     centers = np.array([(a, c) for c in cy for a in cx])

@@ -28,7 +28,8 @@ __all__ = ["square_pulse_network", "pulse_network", "pulse_heights"]
 
 
 def _check_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not number or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
@@ -85,7 +86,9 @@ def pulse_heights(f, a: float, b: float, n_pulses: int):
     centres = (edges[:-1] + edges[1:]) / 2
     heights = np.asarray(f(centres), dtype=np.float64).reshape(-1)
     if heights.shape != (n_pulses,):
-        raise ValueError(f"f must map an array of {n_pulses} points to {n_pulses} values, got shape {heights.shape}")
+        raise ValueError(
+            f"f must map an array of {n_pulses} points to {n_pulses} values, got shape {heights.shape}"
+        )
     if not np.isfinite(heights).all():
         raise ValueError("f returned NaN or inf at a bin centre")
     return edges, heights

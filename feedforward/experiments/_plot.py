@@ -48,7 +48,8 @@ def save(fig, out_dir, filename: str, dpi: int = 110) -> str:
     return filename
 
 
-def region_image(ax, values: np.ndarray, bounds, *, cmap=INSIDE_CMAP, vmin=0.0, vmax=1.0, label=None, fig=None):
+def region_image(ax, values: np.ndarray, bounds, *, cmap=INSIDE_CMAP, vmin=0.0, vmax=1.0, label=None,
+                 fig=None):
     """Show a grid of values (rows = y ascending, columns = x ascending) over ``bounds``."""
     xmin, xmax, ymin, ymax = bounds
     im = ax.imshow(values, origin="lower", extent=(xmin, xmax, ymin, ymax), cmap=cmap, vmin=vmin, vmax=vmax,

@@ -9,10 +9,10 @@ from . import _plot
 ORDER = 60
 TITLE = "Backpropagation by hand: the worked example"
 CLAIM = (
-    "For tanh hidden units, a linear output and squared loss, delta = y_hat - y, "
-    "delta_j = (1 - z_j^2) sum_k w_jk delta_k, dL/dw_ij = delta_j x_i and dL/dw_jk = delta_k z_j; these "
-    "hand formulas equal the engine's automatic differentiation (L-BP-1). Errata corrected: eta is the "
-    "learning rate, and the output-weight gradient is +delta z_j."
+    "For tanh hidden units, a linear output and squared loss, delta = y_hat - y, delta_j = (1 - z_j^2) "
+    "sum_k w_jk delta_k, dL/dw_ij = delta_j x_i and dL/dw_jk = delta_k z_j; these hand formulas equal the "
+    "engine's automatic differentiation (L-BP-1). Errata corrected: eta is the learning rate, and the "
+    "output-weight gradient is +delta z_j."
 )
 
 
@@ -114,8 +114,9 @@ def run(out_dir, quick: bool = False) -> dict:
             ylabel="J = mean 1/2 (y - y_hat)^2")
     ax0.legend(fontsize=8)
     ax0.grid(alpha=0.3, which="both")
-    axw.semilogy(np.arange(len(c_wrong)) * 10, c_hand[:len(c_wrong)], lw=2, label="dL/dw_j = delta z_j (correct)")
-    axw.semilogy(np.arange(len(c_wrong)) * 10, c_wrong, "r-", lw=2, label="slides: (y - y_hat) z_j (erratum)")
+    early = np.arange(len(c_wrong)) * 10
+    axw.semilogy(early, c_hand[:len(c_wrong)], lw=2, label="dL/dw_j = delta z_j (correct)")
+    axw.semilogy(early, c_wrong, "r-", lw=2, label="slides: (y - y_hat) z_j (erratum)")
     axw.set(title="The sign of the output-weight gradient", xlabel="updates (one pattern each)",
             ylabel="J = mean 1/2 (y - y_hat)^2")
     axw.legend(fontsize=8)
@@ -128,20 +129,20 @@ def run(out_dir, quick: bool = False) -> dict:
     ax1.set(title="The fitted network (tanh hidden layer of 8)", xlabel="x", ylabel="y")
     ax1.legend(fontsize=8)
     ax1.grid(alpha=0.3)
-    figures.append(("Left: hand-written backprop and the engine take identical steps (the curves coincide). "
-                    "Middle: with the slide's printed sign the output weights climb the loss. Right: the fit.",
-                    _plot.save(fig, out_dir, "backprop.png")))
+    caption = ("Left: hand-written backprop and the engine take identical steps (the curves coincide). "
+               "Middle: with the slide's printed sign the output weights climb the loss. Right: the fit.")
+    figures.append((caption, _plot.save(fig, out_dir, "backprop.png")))
 
     summary = (
-        "The worked example (one pattern x = [1, -2], y = 0.5, three tanh units, random weights) is computed "
-        "with the slides' formulas in plain NumPy (`feedforward.handbackprop`) and by the engine's reverse-mode "
-        f"autodiff: the largest difference is {worked_diff:.1e}. On {n_nets} random networks with 1 to 7 "
-        "inputs, hidden units, outputs and patterns (multi-output: delta_j = (1 - z_j^2) sum_k w_jk delta_k) the "
-        f"largest absolute difference is {worst_abs:.1e} (relative {worst_rel:.1e}); the two compute the same "
-        "float64 numbers. "
-        f"{n_updates} updates of stochastic backprop (lr = eta = {lr}) with the hand formulas and with the "
-        f"engine end {traj_diff:.1e} apart and lower J from {c_hand[0]:.3f} to {c_hand[-1]:.4f}; using the "
-        f"slide's printed sign (y - y_hat) z_j for the output weights instead drives J to {c_wrong[-1]:.3g}."
+        "The worked example (one pattern x = [1, -2], y = 0.5, three tanh units, random weights) is "
+        "computed with the slides' formulas in plain NumPy (`feedforward.handbackprop`) and by the "
+        f"engine's reverse-mode autodiff: the largest difference is {worked_diff:.1e}. On {n_nets} random "
+        "networks with 1 to 7 inputs, hidden units, outputs and patterns (multi-output: delta_j = (1 - "
+        f"z_j^2) sum_k w_jk delta_k) the largest absolute difference is {worst_abs:.1e} (relative "
+        f"{worst_rel:.1e}); the two compute the same float64 numbers. {n_updates} updates of stochastic "
+        f"backprop (lr = eta = {lr}) with the hand formulas and with the engine end {traj_diff:.1e} apart "
+        f"and lower J from {c_hand[0]:.3f} to {c_hand[-1]:.4f}; using the slide's printed sign (y - y_hat) "
+        f"z_j for the output weights instead drives J to {c_wrong[-1]:.3g}."
     )
     tables = [("The worked example, every quantity (column 'engine': reverse-mode autodiff)",
                ["quantity", "formula", "by hand", "engine"], rows)]

@@ -105,26 +105,28 @@ def run(out_dir, quick: bool = False) -> dict:
             ylabel="threshold units (log scale)")
     ax1.legend(fontsize=8)
     ax1.grid(alpha=0.3, which="both")
-    figures.append(("Left: the lecture's 5-variable truth table compiled to one hidden layer (the six minterm "
-                    "units). Right: the DNF network grows exponentially with n for parity and for a product of "
-                    "ORs, the deep formula network linearly.", _plot.save(fig, out_dir, "boolean_sizes.png")))
+    caption = ("Left: the lecture's 5-variable truth table compiled to one hidden layer (the six minterm "
+               "units). Right: the DNF network grows exponentially with n for parity and for a product of "
+               "ORs, the deep formula network linearly.")
+    figures.append((caption, _plot.save(fig, out_dir, "boolean_sizes.png")))
 
     lec = sizes["lecture formula (SPEC)"]
     summary = (
         f"The lecture's table (six rows with output 1) compiles to MLP{net.sizes}: six minterm units with "
-        f"{net.linears[0].weight.size} input connections (the slide's 30) plus six connections to the OR unit "
-        f"and seven biases, {net.num_parameters()} parameters; it is exact on all 32 inputs. "
-        f"{random_ok}/{n_random} random truth tables of 1 to 8 variables compile exactly too. "
-        "Each threshold unit is one or two ReLUs: with integer weights and 0/1 inputs, relu(z) - relu(z - 1) "
-        "is exactly the step [z >= 1], and a single ReLU suffices for AND (z <= 1) and OR (z >= 0) units. "
-        f"The lecture's formula compiles to {lec['deep_layers']} levels with {lec['deep_units']} units; it "
+        f"{net.linears[0].weight.size} input connections (the slide's 30) plus six connections to the OR "
+        f"unit and seven biases, {net.num_parameters()} parameters; it is exact on all 32 inputs. "
+        f"{random_ok}/{n_random} random truth tables of 1 to 8 variables compile exactly too. Each "
+        "threshold unit is one or two ReLUs: with integer weights and 0/1 inputs, relu(z) - relu(z - 1) is "
+        "exactly the step [z >= 1], and a single ReLU suffices for AND (z <= 1) and OR (z >= 0) units. The "
+        f"lecture's formula compiles to {lec['deep_layers']} levels with {lec['deep_units']} units; it "
         f"simplifies to the single row A & ~X & ~Y & ~Z, so its DNF network needs only {lec['dnf_units']} "
-        "unit: for this formula depth does not save units. It does for functions whose DNF is large: parity of "
-        f"8 needs {sizes['parity of 8']['dnf_units']} minterm units but {sizes['parity of 8']['deep_units']} "
-        f"units in {sizes['parity of 8']['deep_layers']} layers."
+        "unit: for this formula depth does not save units. It does for functions whose DNF is large: "
+        f"parity of 8 needs {sizes['parity of 8']['dnf_units']} minterm units but "
+        f"{sizes['parity of 8']['deep_units']} units in {sizes['parity of 8']['deep_layers']} layers."
     )
     tables = [
-        ("The lecture's truth table: one minterm unit per row with Y = 1 (the table rows are the ground truth; "
+        ("The lecture's truth table: one minterm unit per row with Y = 1 (the table rows are the ground "
+         "truth; "
          "some slide frames mistype the formula)", ["X1 X2 X3 X4 X5", "minterm unit", "Y"], minterm_rows),
         ("Formula network (one layer per level) vs the DNF network of the same function",
          ["function", "variables", "DNF units (true rows)", "DNF params", "formula layers (units per layer)",
@@ -135,7 +137,8 @@ def run(out_dir, quick: bool = False) -> dict:
         "lecture_table_one_unit_per_row": net.sizes == [5, 6, 1],
         "random_truth_tables_exact": random_ok == n_random,
         "formula_and_dnf_networks_exact": bool(formulas_exact),
-        "deep_smaller_than_dnf_for_parity_8": sizes["parity of 8"]["deep_params"] < sizes["parity of 8"]["dnf_params"],
+        "deep_smaller_than_dnf_for_parity_8":
+            sizes["parity of 8"]["deep_params"] < sizes["parity of 8"]["dnf_params"],
     }
     numbers = {"lecture_table_params": net.num_parameters(), "random_tables": n_random,
                "random_tables_exact": random_ok, "sizes": sizes,

@@ -9,9 +9,9 @@ from . import _plot
 ORDER = 30
 TITLE = "MLPs are universal classifiers: half-planes, polygons, unions, cylinders"
 CLAIM = (
-    "One threshold unit is a separating hyperplane; a second layer with an AND unit gives any convex polygon; "
-    "a third with an OR unit gives unions of polygons, i.e. non-convex regions (L-CLS-1). One hidden layer "
-    "suffices to approximate any region: a sum of many 'cylinders' and a threshold (L-CLS-2)."
+    "One threshold unit is a separating hyperplane; a second layer with an AND unit gives any convex "
+    "polygon; a third with an OR unit gives unions of polygons, i.e. non-convex regions (L-CLS-1). One "
+    "hidden layer suffices to approximate any region: a sum of many 'cylinders' and a threshold (L-CLS-2)."
 )
 
 BOUNDS = (-1.2, 1.2, -1.2, 1.2)
@@ -81,7 +81,8 @@ def run(out_dir, quick: bool = False) -> dict:
     for k in ks:
         row = [k * k, 2 * k * k * n_dir]
         for heights in ("indicator", "lstsq"):
-            net = G.cylinders_network(star_outline, k, n_dir, BOUNDS, heights=heights, n_fit=61 if quick else 81)
+            net = G.cylinders_network(star_outline, k, n_dir, BOUNDS, heights=heights,
+                                      n_fit=61 if quick else 81)
             e = float(np.mean(G.decision(net, P_eval) != truth))
             err[heights].append(e)
             row.append(f"{e:.2%}")
@@ -99,7 +100,8 @@ def run(out_dir, quick: bool = False) -> dict:
             _plot.draw_polygon(ax, v, label="polygon (reference)")
         if outlines is None:
             xs = np.linspace(BOUNDS[0], BOUNDS[1], 2)
-            ax.plot(xs, (-offset - normal[0] * xs) / normal[1], color="crimson", lw=1.2, label="line (reference)")
+            ax.plot(xs, (-offset - normal[0] * xs) / normal[1], color="crimson", lw=1.2,
+                    label="line (reference)")
         ax.set(title=name, xlabel="x1", ylabel="x2", xlim=BOUNDS[:2], ylim=BOUNDS[2:])
         handles, labels = ax.get_legend_handles_labels()
         ax.legend(handles[:1], labels[:1], loc="lower left", fontsize=8)
@@ -137,12 +139,12 @@ def run(out_dir, quick: bool = False) -> dict:
         f"inputs. On a {n_grid} x {n_grid} grid every region agrees with the point-in-polygon reference at "
         "every point outside a band of width margin / sin(alpha/2) along the edges (column 'near edges'). "
         f"Cylinders: {ks[-1] ** 2} cylinders of {n_dir} units each (one hidden layer) misclassify "
-        f"{err['lstsq'][-1]:.1%} of the box with least-squares heights, down from {err['lstsq'][0]:.1%} with "
-        f"{ks[0] ** 2}. With the lecture's recipe (height 1 for cylinders centred inside, best threshold) the "
-        f"error falls more slowly, {err['indicator'][0]:.1%} to {err['indicator'][-1]:.1%}: a cylinder's sum "
-        "falls off only like N r / (pi d) away from its centre, and the tails of many cylinders add up to a "
-        "background that varies across the region; fitting the heights (the same fixed hidden layer, only the "
-        "output weights are solved for) largely cancels it."
+        f"{err['lstsq'][-1]:.1%} of the box with least-squares heights, down from {err['lstsq'][0]:.1%} "
+        f"with {ks[0] ** 2}. With the lecture's recipe (height 1 for cylinders centred inside, best "
+        f"threshold) the error falls more slowly, {err['indicator'][0]:.1%} to {err['indicator'][-1]:.1%}: "
+        "a cylinder's sum falls off only like N r / (pi d) away from its centre, and the tails of many "
+        "cylinders add up to a background that varies across the region; fitting the heights (the same "
+        "fixed hidden layer, only the output weights are solved for) largely cancels it."
     )
     tables = [
         ("Regions by construction, compared with the reference on the grid",
@@ -156,5 +158,6 @@ def run(out_dir, quick: bool = False) -> dict:
     checks["cylinders_largest_below_5_percent"] = err["lstsq"][-1] < 0.05
     numbers = {"grid": n_grid, "margin": MARGIN, "regions": {r[0]: {"mismatches": r[5], "params": r[2]}
                                                             for r in region_rows},
-               "cylinders": {"units": widths, "error_indicator": err["indicator"], "error_lstsq": err["lstsq"]}}
+               "cylinders": {"units": widths, "error_indicator": err["indicator"],
+                             "error_lstsq": err["lstsq"]}}
     return {"summary": summary, "tables": tables, "figures": figures, "checks": checks, "numbers": numbers}

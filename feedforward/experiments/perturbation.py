@@ -53,10 +53,12 @@ def run(out_dir, quick: bool = False) -> dict:
     budget_runs, budget_rows = {}, []
     # one random direction per update is a noisy gradient estimate: it needs a smaller step (0.05 was the
     # best of 0.005, 0.01, 0.02, 0.05 on this problem; 0.1 diverges at times)
-    for method, kw, step in [("backprop", {}, lr), ("finite_differences", {}, lr),
-                             ("weight_perturbation", {"n_directions": 1}, lr / 2), ("keep_if_better", {}, lr)]:
+    runs = [("backprop", {}, lr), ("finite_differences", {}, lr),
+            ("weight_perturbation", {"n_directions": 1}, lr / 2), ("keep_if_better", {}, lr)]
+    passes = {"backprop": 1, "finite_differences": P + 1, "weight_perturbation": 2, "keep_if_better": P}
+    for method, kw, step in runs:
         net, _, _ = _problem()
-        per = {"backprop": 1, "finite_differences": P + 1, "weight_perturbation": 2, "keep_if_better": P}[method]
+        per = passes[method]
         res = pt.train(net, X, Y, method, lr=step, n_updates=budget // per, rng=0, **kw)
         name = LABELS[method] + (", 1 direction per update" if kw else "")
         budget_runs[name] = res
@@ -82,7 +84,8 @@ def run(out_dir, quick: bool = False) -> dict:
     fig, (ax0, ax1) = _plot.figure(1, 2, size=(12, 4.4))
     for method, res in equal_updates.items():
         ax0.semilogy(np.arange(len(res.losses)), res.losses, label=LABELS[method])
-    ax0.set(title=f"Equal number of updates ({P} weights)", xlabel="updates", ylabel="J = mean 1/2 (y - f(x))^2")
+    ax0.set(title=f"Equal number of updates ({P} weights)", xlabel="updates",
+            ylabel="J = mean 1/2 (y - f(x))^2")
     ax0.legend(fontsize=8)
     ax0.grid(alpha=0.3, which="both")
     for name, res in budget_runs.items():  # after each update (the start, at 0 passes, has no log position)
@@ -94,9 +97,9 @@ def run(out_dir, quick: bool = False) -> dict:
     ax1.set_ylim(lowest / 30, start_loss * 2)  # room for the legend below the curves
     ax1.legend(fontsize=7.5, loc="lower left")
     ax1.grid(alpha=0.3, which="both")
-    figures.append(("Fitting sin(x) with a 1-6-1 tanh network: per update the perturbation methods do about as "
-                    "well as backprop (left) but each update costs O(#weights) forward passes (right).",
-                    _plot.save(fig, out_dir, "perturbation.png")))
+    caption = ("Fitting sin(x) with a 1-6-1 tanh network: per update the perturbation methods do about as "
+               "well as backprop (left) but each update costs O(#weights) forward passes (right).")
+    figures.append((caption, _plot.save(fig, out_dir, "perturbation.png")))
 
     fd, bp = equal_updates["finite_differences"], equal_updates["backprop"]
     final = {name: r.losses[-1] for name, r in budget_runs.items()}
@@ -105,18 +108,17 @@ def run(out_dir, quick: bool = False) -> dict:
     wp_budget = final[LABELS["weight_perturbation"] + ", 1 direction per update"]
     summary = (
         f"A 1-6-1 tanh network ({P} weights) fits sin(x) on 64 points, starting from J = {start_loss:.3f}, "
-        f"with gradient descent (lr {lr}) for {n_updates} updates. Finite differences (one weight at a time) "
-        f"need {P + 1} forward passes per update and end at J = {fd.losses[-1]:.4f}, the same as backprop "
-        f"({bp.losses[-1]:.4f}) whose update costs one forward and one backward pass; the finite differences "
-        f"took {fd.seconds / max(bp.seconds, 1e-9):.0f} times the wall time. Random-direction weight "
-        f"perturbation with {P} directions per update costs {2 * P} passes. For the same budget of {budget} "
-        f"forward passes, backprop reaches J = {bp_budget:.4f}, finite differences {fd_budget:.4f} and "
-        f"weight perturbation with one direction per update (2 passes each, a noisy estimate, half the "
-        f"step) {wp_budget:.4f}. The "
-        "literal first idea (perturb a weight, keep the change if the loss went down) also learns, at one pass "
-        f"per weight per sweep, and does well on this {P}-weight problem. Measured passes per update grow "
-        "linearly with the number of weights (last table), while backprop's stays one forward and one "
-        "backward pass whatever the size of the network."
+        f"with gradient descent (lr {lr}) for {n_updates} updates. Finite differences (one weight at a "
+        f"time) need {P + 1} forward passes per update and end at J = {fd.losses[-1]:.4f}, the same as "
+        f"backprop ({bp.losses[-1]:.4f}) whose update costs one forward and one backward pass; the finite "
+        f"differences took {fd.seconds / max(bp.seconds, 1e-9):.0f} times the wall time. Random-direction "
+        f"weight perturbation with {P} directions per update costs {2 * P} passes. For the same budget of "
+        f"{budget} forward passes, backprop reaches J = {bp_budget:.4f}, finite differences {fd_budget:.4f} "
+        "and weight perturbation with one direction per update (2 passes each, a noisy estimate, half the "
+        f"step) {wp_budget:.4f}. The literal first idea (perturb a weight, keep the change if the loss went "
+        f"down) also learns, at one pass per weight per sweep, and does well on this {P}-weight problem. "
+        "Measured passes per update grow linearly with the number of weights (last table), while "
+        "backprop's stays one forward and one backward pass whatever the size of the network."
     )
     header = ["method", "forward passes / update", "updates", "forward passes", "wall time (s)", "final J"]
     tables = [
@@ -125,7 +127,8 @@ def run(out_dir, quick: bool = False) -> dict:
         ("Forward passes per update, measured, vs the number of weights",
          ["hidden units", "weights"] + [LABELS[m] for m in pt.METHODS], scale_rows),
     ]
-    checks = {f"{m}_lowers_the_loss": res.losses[-1] < 0.5 * res.losses[0] for m, res in equal_updates.items()}
+    checks = {f"{m}_lowers_the_loss": res.losses[-1] < 0.5 * res.losses[0]
+              for m, res in equal_updates.items()}
     checks["passes_per_update_linear_in_weights"] = bool(linear_in_P)
     checks["backprop_best_at_equal_budget"] = all(
         budget_runs[LABELS["backprop"]].losses[-1] <= r.losses[-1] for r in budget_runs.values())

@@ -9,9 +9,9 @@ from . import _plot
 ORDER = 40
 TITLE = "MLPs for continuous regression: sums of square pulses"
 CLAIM = (
-    "A 3-unit MLP (two threshold units and a summing output) makes a square pulse that is 1 only for "
-    "T1 < x < T2; sums of narrower and narrower pulses approximate any function of one input to any "
-    "accuracy (L-REG-1)."
+    "A 3-unit MLP (two threshold units and a summing output) makes a square pulse that is 1 only for T1 < x "
+    "< T2; sums of narrower and narrower pulses approximate any function of one input to any accuracy "
+    "(L-REG-1)."
 )
 
 A, B = 0.0, 3.0
@@ -68,7 +68,8 @@ def run(out_dir, quick: bool = False) -> dict:
     ax0.plot(xs, step1, "--", label=f"threshold unit 1: step at T1 = {t1:g}")
     ax0.plot(xs, step2, ":", label=f"threshold unit 2: step at T2 = {t2:g}")
     ax0.plot(xs, p, "k", lw=2, label="sum: unit 1 - unit 2 (the network)")
-    ax0.set(title=f"A square pulse (transition width {width:g})", xlabel="x", ylabel="output", ylim=(-0.1, 1.5))
+    ax0.set(title=f"A square pulse (transition width {width:g})", xlabel="x", ylabel="output",
+            ylim=(-0.1, 1.5))
     ax0.legend(fontsize=8, loc="upper left")
     ax0.grid(alpha=0.3)
     ax1.plot(x, f, "k", lw=2, label="f(x) = sin 2x + 0.4 cos 5x")
@@ -86,17 +87,19 @@ def run(out_dir, quick: bool = False) -> dict:
     ax2.xaxis.set_minor_formatter("")
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3, which="both")
-    figures.append(("Left: two threshold units make a square pulse. Middle: weighted sums of pulses approximate f. "
-                    "Right: the maximum error falls like 1/n.", _plot.save(fig, out_dir, "pulses.png")))
+    caption = ("Left: two threshold units make a square pulse. Middle: weighted sums of pulses approximate "
+               "f. Right: the maximum error falls like 1/n.")
+    figures.append((caption, _plot.save(fig, out_dir, "pulses.png")))
 
     summary = (
-        f"The square pulse network is MLP{pulse.sizes}: two threshold units (two ReLUs each) and the summing "
-        f"output; it is exactly 1 on [T1 + w/2, T2 - w/2] and exactly 0 outside (T1 - w/2, T2 + w/2) for the "
-        f"transition width w = {width:g}. Summing n pulses with heights f(bin centre) over [0, 3] gives the "
-        f"piecewise-constant approximation of f; its maximum error on {len(x)} points falls from "
-        f"{errors[0]:.3g} (n = {ns[0]}) to {errors[-1]:.3g} (n = {ns[-1]}), a log-log slope of {slope:.2f} "
-        f"(1/n), below the bound max|f'| (b - a) / (2n). With transitions as wide as a bin the pulses blend "
-        f"linearly and between the first and last centre the error falls like 1/n^2 (slope {slope_lin:.2f})."
+        f"The square pulse network is MLP{pulse.sizes}: two threshold units (two ReLUs each) and the "
+        "summing output; it is exactly 1 on [T1 + w/2, T2 - w/2] and exactly 0 outside (T1 - w/2, T2 + "
+        f"w/2) for the transition width w = {width:g}. Summing n pulses with heights f(bin centre) over [0, "
+        f"3] gives the piecewise-constant approximation of f; its maximum error on {len(x)} points falls "
+        f"from {errors[0]:.3g} (n = {ns[0]}) to {errors[-1]:.3g} (n = {ns[-1]}), a log-log slope of "
+        f"{slope:.2f} (1/n), below the bound max|f'| (b - a) / (2n). With transitions as wide as a bin the "
+        "pulses blend linearly and between the first and last centre the error falls like 1/n^2 (slope "
+        f"{slope_lin:.2f})."
     )
     tables = [("Maximum error of the sum of n pulses (transition = 0.1 bin)",
                ["pulses n", "hidden ReLUs", "max error", "error x n", "ratio to previous",

@@ -34,8 +34,8 @@ def _select(names) -> list:
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise ValueError(
-            f"unknown experiment{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid names: {', '.join(registry)}"
+            f"unknown experiment{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; valid "
+            f"names: {', '.join(registry)}"
         )
     order = list(registry)
     return sorted(dict.fromkeys(names), key=order.index)  # lecture order, each once
@@ -44,7 +44,8 @@ def _select(names) -> list:
 def _check_result(name, result):
     if not isinstance(result, dict):
         raise TypeError(f"experiment {name!r}: run() must return a dict, got {type(result).__name__}")
-    for key, kind in (("summary", str), ("tables", list), ("figures", list), ("checks", dict), ("numbers", dict)):
+    expected = (("summary", str), ("tables", list), ("figures", list), ("checks", dict), ("numbers", dict))
+    for key, kind in expected:
         if not isinstance(result.get(key), kind):
             raise TypeError(f"experiment {name!r}: run() result needs {key!r} of type {kind.__name__}")
 
@@ -100,10 +101,9 @@ def _markdown(records, quick: bool, total_seconds: float) -> str:
     lines = [
         "# Deep feedforward networks: the lecture, executable",
         "",
-        "Each section re-makes one claim or worked example of the lecture "
-        "(\"Deep Learning, Lecture 3: Deep Feedforward Networks\") with the `feedforward` library, "
-        "states what was measured, and checks the claim. "
-        f"{'CI-sized run (`--quick`). ' if quick else ''}Total time {total_seconds:.1f} s.",
+        "Each section re-makes one claim or worked example of the lecture (\"Deep Learning, Lecture 3: "
+        "Deep Feedforward Networks\") with the `feedforward` library, states what was measured, and checks "
+        f"the claim. {'CI-sized run (`--quick`). ' if quick else ''}Total time {total_seconds:.1f} s.",
         "",
         "| # | experiment | checks | time (s) |",
         "|---|---|---|---|",
@@ -115,7 +115,8 @@ def _markdown(records, quick: bool, total_seconds: float) -> str:
             checks = rec["result"]["checks"]
             passed = sum(bool(v) for v in checks.values())
             status = f"{passed}/{len(checks)}" + ("" if passed == len(checks) else " **FAIL**")
-        lines.append(f"| {i} | [{rec['module'].TITLE}](#{i}-{rec['name']}) | {status} | {rec['seconds']:.1f} |")
+        link = f"[{rec['module'].TITLE}](#{i}-{rec['name']})"
+        lines.append(f"| {i} | {link} | {status} | {rec['seconds']:.1f} |")
     lines.append("")
     for i, rec in enumerate(records, start=1):
         module = rec["module"]
@@ -180,7 +181,8 @@ def write_report(names=None, out_dir=DEFAULT_OUT, quick: bool = False, log=None)
     summary = {
         rec["name"]: (
             {"error": rec["error"], "seconds": rec["seconds"]} if "error" in rec else
-            {"checks": rec["result"]["checks"], "numbers": rec["result"]["numbers"], "seconds": rec["seconds"]}
+            {"checks": rec["result"]["checks"], "numbers": rec["result"]["numbers"],
+             "seconds": rec["seconds"]}
         )
         for rec in records
     }
@@ -200,7 +202,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the lecture's experiments and write DIR/report.md with claims, numbers and figures.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all)")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"output directory (default: {DEFAULT_OUT})")
     parser.add_argument("--quick", action="store_true", help="CI-sized runs (seconds, not minutes)")
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     return parser

@@ -70,9 +70,9 @@ def run(out_dir, quick: bool = False) -> dict:
             W1, b1 = res["params"][0], res["params"][1]
             hidden = np.maximum(Xd[None] @ W1 + b1[:, None, :], 0)  # (seeds, 4, width)
             dead_runs += int(np.sum(failed & (hidden == 0).all(axis=1).any(axis=1)))
+            failed_J = float(np.mean(res["loss"][failed])) if failed.any() else 0.0
             rate_rows.append([width, bias, n_seeds, f"{int(res['success'].sum())}/{n_seeds}",
-                              f"{np.median(res['loss']):.2g}",
-                              f"{np.mean(res['loss'][~res['success']]) if (~res['success']).any() else 0:.3f}"])
+                              f"{np.median(res['loss']):.2g}", f"{failed_J:.3f}"])
 
     # --- L-ARCH-3: three ways of choosing phi
     rbf_w, rbf_b = X.fit_linear(X.rbf_features(Xd), yd)
@@ -94,7 +94,8 @@ def run(out_dir, quick: bool = False) -> dict:
     approaches = [
         ("linear model (no phi)", lambda P: P @ w_lin + b_lin, 2, "yes"),
         ("generic phi: 9 RBF bumps + linear", lambda P: X.rbf_features(P) @ rbf_w + rbf_b, 9, "yes"),
-        ("hand-designed phi: [x1, x2, x1 x2] + linear", lambda P: X.hand_features(P) @ hand_w + hand_b, 3, "yes"),
+        ("hand-designed phi: [x1, x2, x1 x2] + linear", lambda P: X.hand_features(P) @ hand_w + hand_b, 3,
+         "yes"),
         ("learned phi: MLP [2, 2, 1], ReLU", mlp_predict(learned), 2, "no"),
     ]
     phi_rows, phi_fits = [], {}
@@ -124,8 +125,9 @@ def run(out_dir, quick: bool = False) -> dict:
     ax1.legend(loc="upper left")
     for ax in (ax0, ax1):
         ax.grid(alpha=0.3)
-    figures.append(("The lecture's hand solution: the hidden layer maps the four points to a space where "
-                    "a line separates them (orange: f* = 1, blue: f* = 0).", _plot.save(fig, out_dir, "xor_hidden.png")))
+    caption = ("The lecture's hand solution: the hidden layer maps the four points to a space where a line "
+               "separates them (orange: f* = 1, blue: f* = 0).")
+    figures.append((caption, _plot.save(fig, out_dir, "xor_hidden.png")))
 
     fig, ax = _plot.figure(size=(6.4, 4.2))
     step = 0.38
@@ -139,15 +141,17 @@ def run(out_dir, quick: bool = False) -> dict:
            xlabel="hidden width", ylabel="fraction of seeds that solve XOR", ylim=(0, 1.05))
     ax.legend(loc="upper left")
     ax.grid(axis="y", alpha=0.3)
-    figures.append(("Success rate of gradient descent from random initialisation, by width and ReLU bias "
-                    "initialisation (bars: one standard error).", _plot.save(fig, out_dir, "xor_success.png")))
+    caption = ("Success rate of gradient descent from random initialisation, by width and ReLU bias "
+               "initialisation (bars: one standard error).")
+    figures.append((caption, _plot.save(fig, out_dir, "xor_success.png")))
 
     fig, axes = _plot.figure(1, 4, size=(14, 3.9))
     for ax, (name, predict, _, _) in zip(axes, approaches):
         surf, bounds = _surface(predict)
         im = _plot.region_image(ax, surf, bounds, cmap="coolwarm", vmin=-0.25, vmax=1.25)
-        ax.contour(np.linspace(bounds[0], bounds[1], surf.shape[1]), np.linspace(bounds[2], bounds[3], surf.shape[0]),
-                   surf, levels=[0.5], colors="k", linewidths=1)
+        gx = np.linspace(bounds[0], bounds[1], surf.shape[1])
+        gy = np.linspace(bounds[2], bounds[3], surf.shape[0])
+        ax.contour(gx, gy, surf, levels=[0.5], colors="k", linewidths=1)
         ax.scatter(Xd[:, 0], Xd[:, 1], c=colors, s=70, edgecolor="k", zorder=3)
         ax.set(title=name.replace(": ", ":\n", 1), xlabel="x1", ylabel="x2")
     fig.colorbar(im, ax=axes, label="f(x)  (black line: f = 1/2)", shrink=0.8)
@@ -160,26 +164,28 @@ def run(out_dir, quick: bool = False) -> dict:
     if (~common).any():
         plateaus += f"; {counts[~common].sum()} runs elsewhere"
     summary = (
-        f"The normal equations give w = {_fmt_matrix(np.round(w_lin, 12))}, b = {b_lin:.12g}: the linear model "
-        f"outputs {_fmt_matrix(lin_out)} and J = {J_lin:g}. The hand network reproduces every matrix of the "
-        f"slides exactly (table below) and outputs {_fmt_matrix(hand_out)}. Learning XOR by full-batch gradient "
-        f"descent on J (lr {LR}, {epochs} epochs, {n_seeds} seeds per setting, ff.nn.MLP initialisation): "
-        f"width 2 solves it from {rates[(2, 0.0)]:.0%} (bias 0) / {rates[(2, 0.1)]:.0%} (bias 0.1) of the seeds, "
-        f"width 8 from {rates[(8, 0.0)]:.0%} / {rates[(8, 0.1)]:.0%}. The failed runs stop at a few values "
-        f"of J (rounded: {plateaus}): local minima where {dead_runs} of the {len(failures)} failed runs have "
-        "a dead ReLU (0 on all four inputs, so it never learns again) and the others have units active on "
-        "the wrong subsets of inputs. The learned-phi network is seed {seed}, trained with ff.fit "
-        f"(stop reason: {history.stop_reason})."
+        f"The normal equations give w = {_fmt_matrix(np.round(w_lin, 12))}, b = {b_lin:.12g}: the linear "
+        f"model outputs {_fmt_matrix(lin_out)} and J = {J_lin:g}. The hand network reproduces every matrix "
+        f"of the slides exactly (table below) and outputs {_fmt_matrix(hand_out)}. Learning XOR by "
+        f"full-batch gradient descent on J (lr {LR}, {epochs} epochs, {n_seeds} seeds per setting, "
+        f"ff.nn.MLP initialisation): width 2 solves it from {rates[(2, 0.0)]:.0%} (bias 0) / "
+        f"{rates[(2, 0.1)]:.0%} (bias 0.1) of the seeds, width 8 from {rates[(8, 0.0)]:.0%} / "
+        f"{rates[(8, 0.1)]:.0%}. The failed runs stop at a few values of J (rounded: {plateaus}): local "
+        f"minima where {dead_runs} of the {len(failures)} failed runs have a dead ReLU (0 on all four "
+        "inputs, so it never learns again) and the others have units active on the wrong subsets of "
+        f"inputs. The learned-phi network is seed {seed}, trained with ff.fit (stop reason: "
+        f"{history.stop_reason})."
     )
     matrix_rows = [[_fmt_matrix(Xd[i]), _fmt_matrix(layers["XW"][i]), _fmt_matrix(layers["XW + c"][i]),
                     _fmt_matrix(layers["max(0, XW + c)"][i]), f"{layers['output'][i]:g}"] for i in range(4)]
     tables = [
-        ("The hand solution W = [[1,1],[1,1]], c = [0,-1], w = [1,-2], b = 0, row by row (computed by the engine)",
+        ("The hand solution W = [[1,1],[1,1]], c = [0,-1], w = [1,-2], b = 0, row by row (computed by the "
+         "engine)",
          ["x", "XW", "XW + c", "max(0, XW + c)", "output"], matrix_rows),
         ("Learning XOR from random initialisation (success: every output on the right side of 1/2)",
          ["width", "ReLU bias init", "seeds", "solved", "median final J", "mean J of failures"], rate_rows),
-        ("Three ways of choosing phi (L-ARCH-3)", ["model", "features", "convex fit", "f on the 4 points", "J"],
-         phi_rows),
+        ("Three ways of choosing phi (L-ARCH-3)",
+         ["model", "features", "convex fit", "f on the 4 points", "J"], phi_rows),
     ]
     checks = {
         "linear_closed_form_w0_b_half": bool(np.allclose(w_lin, 0, atol=1e-12) and abs(b_lin - 0.5) < 1e-12),
