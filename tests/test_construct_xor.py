@@ -98,3 +98,14 @@ def test_three_ways_of_choosing_phi_L_ARCH_3():
     w, b = X.fit_linear(X.rbf_features(Xd), yd)
     assert X.xor_loss(X.rbf_features(Xd) @ w + b) < 1e-20
     assert X.rbf_features(Xd).shape == (4, 9)
+
+
+def test_ensemble_training_takes_the_same_steps_as_ff_fit_L_XOR_4():
+    # ff.fit minimises the Gaussian NLL 1/2 mean (y - f)^2 = J / 2: lr 2 eta on it is lr eta on J
+    res = X.train_xor_ensemble(2, [3], bias_init=0.1, lr=0.1, epochs=40, dtype=np.float64)
+    net = ff.nn.MLP([2, 2, 1], activation="relu", bias_init=0.1, rng=3, dtype=np.float64)
+    Xd, yd = X.xor_data(np.float64)
+    ff.fit(net, Xd, yd, output="gaussian", optimizer="sgd", lr=0.2, mode="batch", max_epochs=40, rng=0,
+           progress=False)
+    for got, want in zip(res["params"], net.parameters()):
+        np.testing.assert_allclose(got[0], want.data, rtol=1e-10, atol=1e-12)

@@ -156,6 +156,8 @@ def halfplane_network(normal, offset: float, margin: float = 1e-3, dtype=np.floa
     norm = np.linalg.norm(w)
     if not np.isfinite(w).all() or norm == 0:
         raise ValueError(f"normal must be a finite non-zero vector, got {w.tolist()}")
+    if not np.isfinite(offset):
+        raise ValueError(f"offset must be a finite number, got {offset!r}")
     margin = _check_margin(margin)
     W = (w / norm)[:, None] / margin
     b = np.array([float(offset) / norm / margin + 1.0])
