@@ -96,26 +96,31 @@ def _topological_order(root) -> list:
     """Nodes that need a gradient, parents before children.
 
     Built with an explicit stack (a recursive walk would hit Python's
-    recursion limit on deep graphs: micrograd's trap).
+    recursion limit on deep graphs: micrograd's trap). Leaves (no parents)
+    go straight into the order when first met instead of through the stack:
+    they have nothing to wait for, and they are half the nodes of a network.
     """
     order = []
+    append = order.append
     visited = {id(root)}
     # Each stack entry is (node, index of the next parent to visit).
     stack = [(root, 0)]
     while stack:
-        node, i = stack[-1]
+        node, i = stack.pop()
         parents = node._parents
-        while i < len(parents):
+        n = len(parents)
+        while i < n:
             p = parents[i]
             i += 1
             if p.requires_grad and id(p) not in visited:
                 visited.add(id(p))
-                stack[-1] = (node, i)
-                stack.append((p, 0))
-                break
+                if p._parents:
+                    stack.append((node, i))
+                    stack.append((p, 0))
+                    break
+                append(p)
         else:
-            stack.pop()
-            order.append(node)
+            append(node)
     return order
 
 
@@ -169,8 +174,9 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
             )
     handed = {id(_owner(gradient))}  # the caller's array must not become a .grad
     grads = {id(root): gradient}
+    pop = grads.pop
     for node in reversed(_topological_order(root)):
-        g = grads.pop(id(node), None)
+        g = pop(id(node), None)
         if g is None:
             continue
         fn = node._backward
@@ -179,16 +185,15 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
             continue
         if node._retains_grad:
             _accumulate_leaf(node, g, handed)
+        parents = node._parents
         parent_grads = fn(g)
-        for p, pg in zip(node._parents, parent_grads):
+        for p, pg in zip(parents, parent_grads):
             if pg is None or not p.requires_grad:
                 continue
             k = id(p)
-            if k in grads:
-                # Not `+=`: the stored array may be shared with another branch.
-                grads[k] = grads[k] + pg
-            else:
-                grads[k] = pg
+            prev = grads.get(k)
+            # Not `+=`: the stored array may be shared with another branch.
+            grads[k] = pg if prev is None else prev + pg
         if not retain_graph:
             # Free the saved arrays (closures) now: peak memory stays at one
             # graph, and a second backward gets a clear error.

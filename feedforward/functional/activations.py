@@ -24,20 +24,26 @@ __all__ = [
 
 def _rectifier(z: Tensor, a: float, op: str) -> Tensor:
     """g(z, a) = max(0, z) + a min(0, z) for a fixed slope ``a``."""
-    z = as_tensor(z)
-    positive = z.data > 0
+    z = z if isinstance(z, Tensor) else as_tensor(z)
+    zd = z.data
     if a == 0:
-        out = np.maximum(z.data, 0, dtype=z.dtype)
-    else:
-        out = np.where(positive, z.data, z.data * np.asarray(a, dtype=z.dtype))
+        # max(z, 0) against a zero of z's dtype (a Python 0 is converted on every call).
+        out = np.maximum(zd, zd.dtype.type(0))
 
-    def backward(g):
-        # z <= 0 takes the left derivative a (0 for ReLU): L-AD-3.
-        if a == 0:
-            return (g * positive,)
+        def backward(g):
+            # z <= 0 takes the left derivative 0 (L-AD-3). out > 0 exactly where z > 0,
+            # so the mask is recomputed from the output instead of being kept alive.
+            return (g * (out > 0),)
+
+        return Tensor._make(out, (z,), backward, op)
+    positive = zd > 0
+    out = np.where(positive, zd, zd * np.asarray(a, dtype=zd.dtype))
+
+    def backward_slope(g):
+        # z <= 0 takes the left derivative a: L-AD-3.
         return (np.where(positive, g, g * np.asarray(a, dtype=g.dtype)),)
 
-    return Tensor._make(out, (z,), backward, op)
+    return Tensor._make(out, (z,), backward_slope, op)
 
 
 def relu(z) -> Tensor:

@@ -8,6 +8,8 @@ batch ``X`` of shape ``(n, in)`` stacked as rows this is ``X W + b`` with
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..tensor import Tensor, as_tensor
 
 
@@ -18,35 +20,40 @@ def linear(x, weight, bias=None) -> Tensor:
     matmul result, and the backward skips ``dL/dx`` when ``x`` needs no
     gradient (the network's input), saving a third of the first layer's work.
     """
-    x = as_tensor(x)
-    W = as_tensor(weight)
-    if W.ndim != 2:
+    # isinstance before as_tensor: this runs once per layer and step, and the call adds up.
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    W = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    Wd = W.data
+    xd = x.data
+    if Wd.ndim != 2:
         raise ValueError(f"linear: weight must have shape (in_features, out_features), got {W.shape}")
-    if x.ndim == 0 or x.shape[-1] != W.shape[0]:
+    if xd.ndim == 0 or xd.shape[-1] != Wd.shape[0]:
         raise ValueError(
-            f"linear: input has shape {x.shape}, but the layer expects {W.shape[0]} features "
+            f"linear: input has shape {x.shape}, but the layer expects {Wd.shape[0]} features "
             f"in its last dimension (weight shape {W.shape})"
         )
-    xd = x.data
-    lead = xd.shape[:-1]
-    x2 = xd.reshape(-1, xd.shape[-1]) if xd.ndim != 2 else xd
-    out = x2 @ W.data
+    flat = xd.ndim == 2
+    x2 = xd if flat else xd.reshape(-1, xd.shape[-1])
+    out = x2 @ Wd
     if bias is not None:
-        b = as_tensor(bias)
-        out += b.data
+        b = bias if isinstance(bias, Tensor) else as_tensor(bias)
+        out += b.data  # in place into the fresh product: no second (n, out) array
         parents = (x, W, b)
     else:
+        b = None
         parents = (x, W)
-    if xd.ndim != 2:
-        out = out.reshape(lead + (W.shape[1],))
+    if not flat:
+        out = out.reshape(xd.shape[:-1] + (Wd.shape[1],))
 
     def backward(g):
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = (g2 @ W.data.T).reshape(x.shape) if x.requires_grad else None
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        gx = (g2 @ Wd.T).reshape(xd.shape) if x.requires_grad else None
         gW = x2.T @ g2 if W.requires_grad else None
-        if len(parents) == 2:
+        if b is None:
             return gx, gW
-        gb = g2.sum(axis=0) if parents[2].requires_grad else None
-        return gx, gW, gb
+        return gx, gW, (_add_reduce(g2, axis=0) if b.requires_grad else None)
 
     return Tensor._make(out, parents, backward, "linear")
+
+
+_add_reduce = np.add.reduce  # = ndarray.sum without the Python-level wrapper
