@@ -163,7 +163,8 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
                 "gradient argument of the same shape (the vector in the "
                 "vector-Jacobian product); reduce it first, e.g. loss.sum().backward()."
             )
-        gradient = np.ones_like(root.data)
+        gradient = np.empty_like(root.data)
+        gradient.fill(1)  # np.ones_like, without its Python-level wrapper
     else:
         gradient = gradient.data if hasattr(gradient, "_parents") else gradient
         gradient = np.asarray(gradient, dtype=root.data.dtype)
@@ -181,7 +182,13 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
             continue
         fn = node._backward
         if fn is None:  # a leaf
-            _accumulate_leaf(node, g, handed)
+            if node.grad is None and g.base is None and g.flags.writeable and id(g) not in handed \
+                    and g.dtype == node.data.dtype and g.shape == node.data.shape:
+                # The common case, inlined: a fresh array of the right kind becomes .grad.
+                handed.add(id(g))
+                node.grad = g
+            else:
+                _accumulate_leaf(node, g, handed)
             continue
         if node._retains_grad:
             _accumulate_leaf(node, g, handed)

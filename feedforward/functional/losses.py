@@ -76,7 +76,9 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
         if reduction == "none":
             grad *= g
         else:
-            grad *= g.item()
+            c = g.item()
+            if c != 1.0:  # backward() of the loss itself seeds 1: skip a pass over grad
+                grad *= c
         return (grad,)
 
     return Tensor._make(out, (z,), backward, op)
@@ -170,7 +172,7 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     s = _add_reduce(e, axis=1, keepdims=True)
     # logsumexp(z) - z_y as log(s) - (z_y - m): subtracting m first keeps the
     # O(1) part exact in float32 even when the logits are ~1e4.
-    losses = np.log(s[:, 0]) - (np.take(zd, flat) - m[:, 0])
+    losses = np.log(s[:, 0]) - (zd.reshape(-1)[flat] - m[:, 0])
     if reduction == "none":
         out = losses if w is None else losses * w
         scale = w
@@ -191,7 +193,9 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
         if reduction == "none":
             grad *= g[:, None]
         else:
-            grad *= g.item()
+            c = g.item()
+            if c != 1.0:  # backward() of the loss itself seeds 1: skip a pass over grad
+                grad *= c
         return (grad,)
 
     return Tensor._make(out, (z,), backward, "cross_entropy")

@@ -25,6 +25,9 @@ def _rows(pred, y):
 
 
 def _average(values, sample_weight):
+    if sample_weight is None:
+        # What np.average does without weights, minus its Python-level checks (every epoch).
+        return float(np.asarray(values).mean())
     return float(np.average(values, weights=sample_weight))
 
 

@@ -160,6 +160,15 @@ class Trainer:
         Randomness of the shuffling, the stochastic sampling and the validation split.
     eval_chunk_size : int
         Rows per forward pass in the epoch-end evaluation (memory vs speed).
+    train_eval : {"grad", "loss", "batches"}, optional
+        What the end of each epoch computes on the training set. ``"grad"``: ``J(w)``, the
+        metrics and ``||grad J(w)||`` over the whole set (a forward and a backward pass);
+        ``"loss"``: ``J(w)`` and the metrics (a forward pass; ``grad_norm`` is ``None``);
+        ``"batches"``: no extra pass, ``train_loss`` is the mean of the epoch's minibatch
+        losses (as scikit-learn's ``loss_curve_`` and Keras), ``train_metric`` and
+        ``grad_norm`` are ``None``. Default: ``"grad"`` when ``grad_tol`` or ``diagnostics``
+        needs it, else ``"loss"``. In ``mode="batch"`` the full gradient is the next update's
+        gradient, computed anyway: all three record ``J``, the metrics and ``||grad J||``.
     saturation_tol : float
         Threshold of the saturation diagnostic (:mod:`feedforward.training.diagnostics`).
 
@@ -210,6 +219,7 @@ class Trainer:
         rng=None,
         eval_chunk_size=4096,
         saturation_tol=0.1,
+        train_eval=None,
     ):
         if not isinstance(model, Module):
             raise TypeError(f"model must be an ff.nn.Module, got {type(model).__name__}")
@@ -276,6 +286,7 @@ class Trainer:
         if not 0 < saturation_tol < 1:
             raise ValueError(f"saturation_tol must be in (0, 1), got {saturation_tol!r}")
         self.saturation_tol = float(saturation_tol)
+        self.train_eval = self._check_train_eval(train_eval)
         self.dtype = self.params[0].dtype
         # Gradient of the L2 penalty, added to the stopping test's gradient (not for AdamW).
         decoupled = getattr(self.optimizer, "decoupled", False)
@@ -292,6 +303,24 @@ class Trainer:
         self._started = False
 
     # ------------------------------------------------------------ set-up
+    def _check_train_eval(self, train_eval):
+        choices = ("grad", "loss", "batches")
+        if train_eval is None:
+            return "grad" if self.grad_tol is not None or self.diagnostics else "loss"
+        if train_eval not in choices:
+            raise ValueError(f"train_eval must be one of {choices} or None, got {train_eval!r}")
+        if self.mode != "batch":
+            if train_eval != "grad" and self.grad_tol is not None:
+                raise ValueError(
+                    f"grad_tol needs ||grad J(w)|| over the whole training set every epoch: "
+                    f"train_eval='grad', not {train_eval!r}"
+                )
+            if train_eval != "grad" and self.diagnostics:
+                raise ValueError(f"diagnostics need train_eval='grad', not {train_eval!r}")
+            if train_eval == "batches" and self.monitor_key == "train_metric":
+                raise ValueError("monitor='train_metric' needs train_eval='grad' or 'loss', not 'batches'")
+        return train_eval
+
     def _make_optimizer(self, optimizer, lr, momentum, nesterov, weight_decay, betas, eps):
         if isinstance(optimizer, Optimizer):
             ours = {id(p) for p in self.params}
@@ -320,8 +349,10 @@ class Trainer:
             raise ValueError(f"{what} is empty (0 samples); training needs at least one example")
         check_finite(X, what)
         with np.errstate(over="ignore"):  # a float64 too large for float32 is reported just below
-            X = np.ascontiguousarray(X, dtype=self.dtype)
-        check_finite(X, f"{what} (as {self.dtype.name}, the model's dtype)")
+            X_cast = np.ascontiguousarray(X, dtype=self.dtype)
+        if X_cast.dtype != X.dtype:  # unchanged values need no second pass over the data
+            check_finite(X_cast, f"{what} (as {self.dtype.name}, the model's dtype)")
+        X = X_cast
         y = np.asarray(getattr(y, "data", y))
         yname = "y" if what == "X" else what.replace("X", "y")
         if y.ndim == 0 or len(y) != n:
@@ -504,13 +535,31 @@ class Trainer:
         keep = self.early_stopping and self.restore_best
         return Monitor(key, self.metrics[0], self.min_delta, keep_weights=keep)
 
-    def _snapshot(self):
-        return [p.data.copy() for p in self.params], self.optimizer.state_dict()
+    def _snapshot(self, previous=None):
+        """The weights and optimizer state to go back to if the next epoch diverges.
+
+        Taken every epoch, so it reuses the arrays of ``previous`` (copies into them)
+        instead of allocating and building a state_dict each time.
+        """
+        opt = self.optimizer
+        if previous is None or any(w.shape != p.data.shape for p, w in zip(self.params, previous[0])):
+            weights = [p.data.copy() for p in self.params]
+        else:
+            weights = previous[0]
+            for p, w in zip(self.params, weights):
+                np.copyto(w, p.data)
+        state = [
+            {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} if st else {}
+            for st in opt.state
+        ]
+        return weights, (opt.step_count, state, opt.lr)
 
     def _restore_snapshot(self, snap):
         for p, w in zip(self.params, snap[0]):
             np.copyto(p.data, w)
-        self.optimizer.load_state_dict(snap[1])
+        self.optimizer.step_count, state, self.optimizer.lr = snap[1]
+        self.optimizer.state = [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+                                for st in state]
 
     # ------------------------------------------------------------- loop
     def _run(self, data, max_epochs, partial):
@@ -525,6 +574,11 @@ class Trainer:
         call_hook(self.callbacks, "on_train_begin", self)
         was_training = self.model.training
         self.model.train()
+        modules = list(self.model.modules())
+        # The epoch-end evaluation switches to eval mode and back every epoch: set the flags
+        # on a list made once, unless a module overrides train()/eval() (then call them).
+        plain = all(type(m).train is Module.train and type(m).eval is Module.eval for m in modules)
+        self._mode_modules = modules if plain else None
         snapshot = self._snapshot()
         bar = None
         if self.progress and not partial:
@@ -537,7 +591,8 @@ class Trainer:
             while self.epoch < max_epochs:
                 epoch = self.epoch + 1
                 lr = self.lr_schedule.get_lr(epoch - 1, self.base_lr, samples_seen=self.samples_seen)
-                self.optimizer.lr = lr
+                if lr != self.optimizer.lr:  # the setter validates; an unchanged rate was valid
+                    self.optimizer.lr = lr
                 batch_size = self._batch_size_for(epoch, train.n)
                 t0 = time.perf_counter()
                 # Overflow and invalid operations are caught by the divergence check below and
@@ -545,10 +600,11 @@ class Trainer:
                 with _quiet_fp():
                     n_updates, loss_sum, bad, cb_stop = self._train_epoch(train, epoch, batch_size)
                     if bad is None:
-                        ev = self._evaluate(train, grad=True, diagnostics=self.diagnostics)
-                        if not (math.isfinite(ev["loss"]) and math.isfinite(ev["grad_norm"])):
+                        ev = self._end_of_epoch(train, loss_sum)
+                        gn = ev["grad_norm"]
+                        if not (math.isfinite(ev["loss"]) and (gn is None or math.isfinite(gn))):
                             bad = f"the training loss at the end of the epoch is {ev['loss']}"
-                        elif not all(np.isfinite(p.data).all() for p in self.params):
+                        elif not _all_finite(self.params):
                             bad = "the weights are no longer finite"
                     if bad is None:
                         record = self._record(epoch, ev, val, lr, batch_size, n_updates, loss_sum)
@@ -570,7 +626,7 @@ class Trainer:
                 self.history.append(record)
                 self.epoch = epoch
                 self.samples_seen += train.n
-                snapshot = self._snapshot()
+                snapshot = self._snapshot(snapshot)
                 if self.mode == "batch" and self._deterministic:
                     self._grad_cache_epoch = (epoch, snapshot[0])
                 if not partial:
@@ -629,10 +685,15 @@ class Trainer:
         clip = self.clip_norm
         if self.mode == "batch":
             cached = self._grad_cache_epoch
+            # Only a callback can change the weights between the end-of-epoch evaluation and
+            # this update: without callbacks the cached gradient is for the current weights.
             if not (
                 cached is not None
                 and cached[0] == self.epoch
-                and all(np.array_equal(p.data, w) for p, w in zip(self.params, cached[1]))
+                and (
+                    not self.callbacks
+                    or all(np.array_equal(p.data, w) for p, w in zip(self.params, cached[1]))
+                )
             ):
                 self._evaluate(train, grad=True, diagnostics=False, train_mode=True, metrics=False)
             loss = self._last_eval_loss
@@ -674,8 +735,10 @@ class Trainer:
                 xb, yb = X[i : i + 1], y[i : i + 1]  # views: no copy for one pattern
             else:
                 xb, yb = xbuf[:m], ybuf[:m]
-                np.take(X, idx, axis=0, out=xb)
-                np.take(y, idx, axis=0, out=yb)
+                # mode="clip": with out=, the default "raise" gathers into a temporary first;
+                # the indices come from a permutation of range(n), so clipping never happens.
+                X.take(idx, axis=0, out=xb, mode="clip")
+                y.take(idx, axis=0, out=yb, mode="clip")
             opt.zero_grad()
             z = model(Tensor(xb))
             if w is None:
@@ -716,7 +779,7 @@ class Trainer:
         model, output = self.model, self.output
         n, chunk = part.n, self.eval_chunk_size
         if not train_mode:
-            model.eval()
+            self._set_training(False)
         probe = ActivationProbe(model, self.saturation_tol) if diagnostics else None
         preds, total = [], 0.0
         try:
@@ -750,7 +813,7 @@ class Trainer:
         finally:
             if probe is not None:
                 probe.__exit__(None, None, None)
-            model.train()
+            self._set_training(True)
         self._last_eval_loss = total
         out = {"loss": total}
         if metrics:
@@ -772,6 +835,27 @@ class Trainer:
             report["grad_norm"] = layer_grad_norms(model)
             out["diagnostics"] = report
         return out
+
+    def _set_training(self, flag):
+        modules = getattr(self, "_mode_modules", None)
+        if modules is None:
+            self.model.train(flag)
+        else:
+            for m in modules:
+                m.training = flag
+
+    def _end_of_epoch(self, train, loss_sum):
+        """The training set's record entries for this epoch, as ``train_eval`` asks."""
+        how = self.train_eval if self.mode != "batch" else "grad"
+        if how == "batches" and loss_sum[1]:
+            return {
+                "loss": loss_sum[0] / loss_sum[1],
+                "metrics": dict.fromkeys(self.metrics),
+                "grad_norm": None,
+            }
+        ev = self._evaluate(train, grad=how == "grad", diagnostics=self.diagnostics)
+        ev.setdefault("grad_norm", None)
+        return ev
 
     def _record(self, epoch, ev, val, lr, batch_size, n_updates, loss_sum):
         first = self.metrics[0]
@@ -892,6 +976,20 @@ class Trainer:
 
 def _quiet_fp():
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def _all_finite(params) -> bool:
+    """Every weight finite; one reduction per float32 parameter instead of isfinite + all."""
+    for p in params:
+        d = p.data
+        if d.dtype.itemsize <= 4:
+            # The float64 sum of float32 values cannot overflow, so it is finite exactly
+            # when every value is (a NaN or an inf makes it NaN or inf).
+            if not math.isfinite(np.add.reduce(d, axis=None, dtype=np.float64)):
+                return False
+        elif not np.isfinite(d).all():
+            return False
+    return True
 
 
 def _all_rows(n):
