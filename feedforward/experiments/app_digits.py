@@ -69,7 +69,7 @@ def plot_mistakes(X, y_true, y_pred, labels, image_shape, out_dir, filename, tit
 
 
 def classify(X_tr, y_tr, X_te, y_te, *, hidden=(128, 64), activation="relu", epochs=40, batch_size=32,
-             lr=1e-3, weight_decay=0.0, seed=0, standardize=True) -> dict:
+             lr=1e-3, lr_schedule=None, weight_decay=0.0, seed=0, standardize=True) -> dict:
     """Train an MLP classifier and evaluate it on the test part.
 
     Returns ``{"model", "history", "accuracy", "pred", "seconds", "epochs"}``;
@@ -85,7 +85,7 @@ def classify(X_tr, y_tr, X_te, y_te, *, hidden=(128, 64), activation="relu", epo
     net = ff.nn.MLP([X_tr.shape[1], *hidden, n_classes], activation=activation, output="categorical", rng=seed)
     start = time.perf_counter()
     history = ff.fit(net, X_tr, y_tr, optimizer="adam", lr=lr, batch_size=batch_size, max_epochs=epochs,
-                     weight_decay=weight_decay, rng=seed)
+                     lr_schedule=lr_schedule, weight_decay=weight_decay, rng=seed)
     seconds = time.perf_counter() - start
     pred = net.predict(X_te)
     return {"model": net, "history": history, "accuracy": float(np.mean(pred == y_te)), "pred": pred,
