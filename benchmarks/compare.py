@@ -13,6 +13,13 @@ The machine is noisy: trust medians of several rounds, not one number.
 
 Workloads:
 
+Peers ``ff`` and ``ff_full`` are both ``ff.fit``: ``ff`` with ``train_eval="batches"`` (the
+epoch's training loss is the mean of its minibatch losses, as scikit-learn's ``loss_curve_``:
+the same work as the PyTorch and scikit-learn loops, and the row the goals use), ``ff_full``
+with the defaults (``J(w)`` and the accuracy over the whole training set after every epoch, as
+the lecture's stopping test reads them: one extra forward pass per epoch). In full-batch mode
+(``xor``) the two are the same run, since that pass is the next update's gradient.
+
 - ``epoch``: one epoch of 784-256-256-10 ReLU, batch 128, plain SGD, on
   Fashion-MNIST's 60,000 training images when installed (synthetic data of
   the same shape otherwise). Peers: ff (``ff.fit``), torch, sklearn (float32
@@ -38,10 +45,11 @@ HERE = Path(__file__).resolve().parent
 
 EPOCH = {"data": "fashion", "n": 60000, "sizes": [784, 256, 256, 10], "batch": 128, "epochs": 1}
 WORKLOADS = {
-    "epoch": (EPOCH, ["ff", "torch", "sklearn", "sklearn64", "numpy", "gemm", "ff_estimator"]),
+    "epoch": (EPOCH, ["ff", "ff_full", "torch", "sklearn", "sklearn64", "numpy", "gemm", "ff_estimator"]),
     "xor": ({"data": "xor", "sizes": [2, 16, 1], "batch": 4, "epochs": 2000, "warmup_epochs": 200},
             ["ff", "torch", "sklearn", "numpy"]),
-    "digits": ({"data": "digits", "sizes": [64, 32, 10], "batch": 32, "epochs": 5}, ["ff", "torch", "sklearn", "numpy"]),
+    "digits": ({"data": "digits", "sizes": [64, 32, 10], "batch": 32, "epochs": 5},
+               ["ff", "ff_full", "torch", "sklearn", "numpy"]),
     "memory": (dict(EPOCH, data="synthetic", n=20000), ["ff", "torch"]),
 }
 # (peer goal, bound): ff's median time must be <= bound x the peer's.

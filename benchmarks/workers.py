@@ -4,7 +4,10 @@ Prints one JSON line: ``{"seconds": ..., "per": "epoch"|"step", "peak_mb": ...}`
 ``compare.py`` starts one of these per peer and repetition, so that thread
 pools and allocator state of one library never touch another's timings.
 
-Peers: ``ff`` (this library through its public training loop), ``torch``
+Peers: ``ff`` (this library through its public training loop, ``ff.fit``, recording the
+training loss as the mean of the epoch's minibatch losses like scikit-learn's ``loss_curve_``:
+``train_eval="batches"``), ``ff_full`` (``ff.fit`` with its defaults: ``J(w)`` and the accuracy
+over the whole training set after every epoch, one extra forward pass per epoch), ``torch``
 (the loop a PyTorch user writes), ``sklearn`` (``MLPClassifier.fit``),
 ``numpy`` (a hand-written forward/backward, the floor for a NumPy engine),
 ``gemm`` (only the matrix products of the same training run: the lower bound).
@@ -61,7 +64,7 @@ def peak_mb() -> float:
 
 
 # ------------------------------------------------------------------- peers
-def run_ff(spec, X, y):
+def run_ff(spec, X, y, train_eval="batches"):
     import feedforward as ff
 
     sizes, epochs = spec["sizes"], spec.get("epochs", 1)
@@ -73,7 +76,7 @@ def run_ff(spec, X, y):
         mode = "batch" if spec["batch"] >= len(X) else "minibatch"
         t = time.perf_counter()
         ff.fit(net, X, yy, optimizer="sgd", lr=LR, mode=mode, batch_size=min(spec["batch"], len(X)),
-               max_epochs=n_epochs, rng=seed, **spec.get("ff_options", {}))
+               max_epochs=n_epochs, rng=seed, train_eval=train_eval, **spec.get("ff_options", {}))
         return time.perf_counter() - t
 
     train(spec.get("warmup_epochs", 1))
@@ -237,11 +240,17 @@ def run_gemm(spec, X, y):
     return time.perf_counter() - t
 
 
-PEERS = {"ff": run_ff, "ff_estimator": run_ff_estimator, "sklearn": run_sklearn, "torch": run_torch,
+def run_ff_full(spec, X, y):
+    """ff.fit with its default end-of-epoch evaluation (the lecture's J(w) over the whole set)."""
+    return run_ff(spec, X, y, train_eval=None)
+
+
+PEERS = {"ff": run_ff, "ff_full": run_ff_full, "ff_estimator": run_ff_estimator, "sklearn": run_sklearn, "torch": run_torch,
          "numpy": run_numpy, "gemm": run_gemm}
 
 
-IMPORTS = {"ff": ["feedforward", "feedforward.training"], "ff_estimator": ["feedforward.estimators", "sklearn"],
+IMPORTS = {"ff": ["feedforward", "feedforward.training"], "ff_full": ["feedforward", "feedforward.training"],
+           "ff_estimator": ["feedforward.estimators", "sklearn"],
            "sklearn": ["sklearn.neural_network"], "torch": ["torch"], "numpy": [], "gemm": []}
 
 

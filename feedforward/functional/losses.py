@@ -22,7 +22,7 @@ __all__ = ["mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"]
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _target_array(y, z: Tensor, name: str) -> np.ndarray:
+def _target_array(y, z: Tensor, name: str, finite: bool = True) -> np.ndarray:
     y = np.asarray(getattr(y, "data", y))
     if y.dtype.kind not in "iufb":
         raise TypeError(f"{name}: target must be numeric, got dtype {y.dtype}")
@@ -32,7 +32,8 @@ def _target_array(y, z: Tensor, name: str) -> np.ndarray:
             y = y.reshape(z.shape)  # (n,) targets for an (n, 1) output
         else:
             raise ValueError(f"{name}: target has shape {y.shape}, expected the input's shape {z.shape}")
-    check_finite(y, f"{name} target")
+    if finite:
+        check_finite(y, f"{name} target")
     return y
 
 
@@ -106,9 +107,13 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sam
     answer is right; when z has the wrong sign the gradient ``sigmoid(z) - y``
     stays close to +-1.
     """
-    z = as_tensor(input)
-    y = _target_array(target, z, "binary_cross_entropy_with_logits")
-    if y.size and (y.min() < 0 or y.max() > 1):
+    z = input if isinstance(input, Tensor) else as_tensor(input)
+    name = "binary_cross_entropy_with_logits"
+    y = _target_array(target, z, name, finite=False)
+    # 0 <= min and max <= 1 also rules out NaN and inf (NaN fails every comparison), so the
+    # separate finiteness pass is only needed to name the problem when this check fails.
+    if y.size and not (_min_reduce(y, axis=None) >= 0 and _max_reduce(y, axis=None) <= 1):
+        check_finite(y, f"{name} target")
         bad = y[(y < 0) | (y > 1)][0]
         raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {bad!r}")
     zd = z.data
@@ -203,3 +208,4 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
 
 _add_reduce = np.add.reduce  # the ufunc reductions without ndarray.sum/max's Python wrappers
 _max_reduce = np.maximum.reduce
+_min_reduce = np.minimum.reduce

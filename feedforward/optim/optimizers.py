@@ -255,6 +255,7 @@ class SGD(Optimizer):
         self.weight_decay = weight_decay
         self.dampening = dampening
         self._validate()
+        self._scratch = [None] * len(self.params)  # lr * d, reused step after step (not state)
 
     def _validate(self) -> None:
         self.momentum = _check_real(self.momentum, "momentum", low=0.0, low_inclusive=True, high=1.0)
@@ -268,7 +269,8 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        for p, state in zip(self.params, self.state):
+        scratch = self._scratch
+        for i, (p, state) in enumerate(zip(self.params, self.state)):
             g = p.grad
             if g is None:
                 continue
@@ -286,8 +288,17 @@ class SGD(Optimizer):
                     else:
                         buf += g
                 g = g + mu * buf if self.nesterov else buf
-            # In place: w is p.data, so every view of the weights sees the update.
-            w -= lr * g
+            # In place: w is p.data, so every view of the weights sees the update. lr * g goes
+            # into a buffer kept across steps: a fresh (in, out) temporary every step costs
+            # an allocation and page faults on large layers.
+            tmp = scratch[i]
+            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+                tmp = scratch[i] = np.empty_like(w)
+            if g.shape == w.shape and g.dtype == w.dtype:
+                np.multiply(g, lr, out=tmp)
+                w -= tmp
+            else:  # a broadcast or other-dtype gradient: exactly as NumPy computes w -= lr * g
+                w -= lr * g
         self.step_count += 1
 
 

@@ -35,7 +35,7 @@ def accuracy(pred, y, sample_weight=None) -> float:
     """Fraction of rows predicted exactly right."""
     pred, y = _rows(pred, y)
     right = pred == y
-    if right.ndim > 1:
+    if right.ndim > 1 and right.size != len(right):  # several labels per row: all must be right
         right = right.reshape(len(right), -1).all(axis=1)
     return _average(right, sample_weight)
 
