@@ -332,7 +332,10 @@ class _BaseMLP(BaseEstimator):
         trainer = Trainer(
             self.model_, lr=self.learning_rate_init, weight_decay=l2, mode=self.mode, batch_size=bs,
             max_epochs=self.max_iter, grad_tol=self.grad_tol, lr_schedule=schedule, batch_schedule=growth,
-            callbacks=[stopper], rng=rs.randint(np.iinfo(np.int32).max), **opt,
+            callbacks=[stopper], rng=rs.randint(np.iinfo(np.int32).max),
+            # scikit-learn's loss_curve_ is the epoch's mean minibatch loss: no extra pass over the
+            # data, unless the lecture's gradient-norm test needs the full gradient.
+            train_eval="batches" if self.grad_tol is None else "grad", **opt,
         )
         return trainer, stopper
 
