@@ -25,7 +25,8 @@ the lecture's stopping test reads them: one extra forward pass per epoch). In fu
   the same shape otherwise). Peers: ff (``ff.fit``), torch, sklearn (float32
   and float64 input), hand-written numpy, the matrix products alone (gemm),
   and ff's ``MLPClassifier.fit``.
-- ``xor``: 2-16-1 full batch, time per step (2,000 steps).
+- ``xor``: 2-16-1 full batch, time per step (2,000 steps). PyTorch runs on one thread here and
+  in ``digits`` (its fastest setting for tiny networks; see ``workers.run_torch``).
 - ``digits``: 64-32-10, batch 32, time per step (5 epochs).
 - ``sweep``: time per epoch as width (64...2048) and batch size (1...1024)
   grow, ff vs torch, with the gemm lower bound beside each point.
@@ -46,9 +47,10 @@ HERE = Path(__file__).resolve().parent
 EPOCH = {"data": "fashion", "n": 60000, "sizes": [784, 256, 256, 10], "batch": 128, "epochs": 1}
 WORKLOADS = {
     "epoch": (EPOCH, ["ff", "ff_full", "torch", "sklearn", "sklearn64", "numpy", "gemm", "ff_estimator"]),
-    "xor": ({"data": "xor", "sizes": [2, 16, 1], "batch": 4, "epochs": 2000, "warmup_epochs": 200},
+    "xor": ({"data": "xor", "sizes": [2, 16, 1], "batch": 4, "epochs": 2000, "warmup_epochs": 200,
+             "torch_threads": 1},
             ["ff", "torch", "sklearn", "numpy"]),
-    "digits": ({"data": "digits", "sizes": [64, 32, 10], "batch": 32, "epochs": 5},
+    "digits": ({"data": "digits", "sizes": [64, 32, 10], "batch": 32, "epochs": 5, "torch_threads": 1},
                ["ff", "ff_full", "torch", "sklearn", "numpy"]),
     "memory": (dict(EPOCH, data="synthetic", n=20000), ["ff", "torch"]),
 }

@@ -788,11 +788,14 @@ class Trainer:
             if probe is not None:
                 probe.__enter__()
             for s in range(0, n, chunk):
-                xc, yc = part.X[s : s + chunk], part.y[s : s + chunk]
-                wc = None if part.w is None else part.w[s : s + chunk]
+                if n <= chunk:  # one chunk (small data sets, batch mode): no slicing
+                    xc, yc, wc = part.X, part.y, part.w
+                else:
+                    xc, yc = part.X[s : s + chunk], part.y[s : s + chunk]
+                    wc = None if part.w is None else part.w[s : s + chunk]
                 m = len(xc)
                 if wc is None:
-                    scale = m / n
+                    scale = 1.0 if m == n else m / n
                 else:
                     wsum = float(wc.sum(dtype=np.float64))
                     scale = wsum / part.w_total
@@ -981,15 +984,17 @@ def _quiet_fp():
 
 
 def _all_finite(params) -> bool:
-    """Every weight finite; one reduction per float32 parameter instead of isfinite + all."""
+    """Every weight finite: a float64 sum over all float32 weights, not isfinite + all per array."""
+    small = [p.data.ravel() for p in params if p.data.dtype.itemsize <= 4]
+    if small:
+        # The float64 sum of float32 values cannot overflow, so it is finite exactly
+        # when every value is (a NaN or an inf makes it NaN or inf).
+        flat = np.concatenate(small, dtype=np.float64) if len(small) > 1 else small[0]
+        if not math.isfinite(np.add.reduce(flat, axis=None, dtype=np.float64)):
+            return False
     for p in params:
         d = p.data
-        if d.dtype.itemsize <= 4:
-            # The float64 sum of float32 values cannot overflow, so it is finite exactly
-            # when every value is (a NaN or an inf makes it NaN or inf).
-            if not math.isfinite(np.add.reduce(d, axis=None, dtype=np.float64)):
-                return False
-        elif not np.isfinite(d).all():
+        if d.dtype.itemsize > 4 and not np.isfinite(d).all():
             return False
     return True
 
