@@ -51,7 +51,8 @@ def _layers(text: str) -> list:
     try:
         sizes = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 128,64, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like 128,64, got {text!r}") from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"layer widths must be positive integers, got {text!r}")
     return sizes
@@ -144,14 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--lr", type=_positive(float), default=None,
                    help="learning rate eta (default 0.001 for adam, 0.05 for sgd)")
+    p.add_argument("--schedule", default="constant",
+                   choices=("constant", "cosine", "step", "exponential", "invscaling", "plateau"),
+                   help="learning-rate schedule over the epochs")
     p.add_argument("--momentum", type=_non_negative_float, default=0.9, help="sgd only")
     p.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="L2 penalty lambda")
     p.add_argument("--epochs", type=_positive(int), default=40, help="maximum number of epochs")
     p.add_argument("--batch-size", type=_positive(int), default=32, help="minibatch size")
     p.add_argument("--early-stopping", action="store_true",
                    help="hold out 10%% of the training part and stop when its loss stops improving")
-    p.add_argument("--patience", type=_positive(int), default=10, help="epochs without improvement (early stopping)")
-    p.add_argument("--test-size", type=_fraction, default=0.2, help="fraction of the data held out for testing")
+    p.add_argument("--patience", type=_positive(int), default=10,
+                   help="epochs without improvement before early stopping")
+    p.add_argument("--test-size", type=_fraction, default=0.2,
+                   help="fraction of the data held out for testing")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the split, initialisation and shuffling")
     p.add_argument("--out", default="out", help="output directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -168,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model file written by 'feedforward train'")
     p.add_argument("--data", default=None,
                    help=_DATA_HELP.format(names=names) + " (default: the data the model was trained on)")
-    p.add_argument("--target", default=None, help="CSV only: the target column (default: the model's target name)")
+    p.add_argument("--target", default=None,
+                   help="CSV only: the target column (default: the model's target name)")
     p.add_argument("--split", choices=("auto", "test", "all"), default="auto",
                    help="test: the held-out part of the training data; all: every row; auto: test on "
                         "the training data set, all otherwise")
@@ -202,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_datasets)
 
     # ----------------------------------------------------------- lecture
-    sub.add_parser("lecture", add_help=False, help="build the lecture report (run 'feedforward lecture --help')")
+    sub.add_parser("lecture", add_help=False,
+                   help="build the lecture report (run 'feedforward lecture --help')")
     return parser
 
 
@@ -391,9 +399,10 @@ def _cmd_train(args) -> int:
     what += f", {ds.n_classes} classes)" if ds.task == "classification" else ", regression)"
     _say(f"training an MLP {' -> '.join(map(str, sizes))} ({args.activation}, {output} output, "
          f"{model.num_parameters():,} parameters) on {what}")
-    options = dict(optimizer=args.optimizer, lr=lr, mode=args.mode, batch_size=min(args.batch_size, len(Z_tr)),
-                   max_epochs=args.epochs, weight_decay=args.weight_decay, progress=not args.no_progress,
-                   rng=args.seed)
+    options = dict(optimizer=args.optimizer, lr=lr, mode=args.mode,
+                   batch_size=min(args.batch_size, len(Z_tr)),
+                   max_epochs=args.epochs, weight_decay=args.weight_decay, lr_schedule=args.schedule,
+                   progress=not args.no_progress, rng=args.seed)
     if args.optimizer == "sgd":
         options["momentum"] = args.momentum
     if args.early_stopping:
@@ -405,10 +414,12 @@ def _cmd_train(args) -> int:
     info = {
         "format": FORMAT, "task": ds.task, "data": source, "data_name": ds.name,
         "feature_names": list(ds.feature_names), "target": ds.target, "target_names": list(ds.target_names),
-        "x_mean": scaler.mean_.tolist(), "x_scale": scaler.scale_.tolist(), "y_mean": y_mean, "y_scale": y_scale,
+        "x_mean": scaler.mean_.tolist(), "x_scale": scaler.scale_.tolist(),
+        "y_mean": y_mean, "y_scale": y_scale,
         "seed": args.seed, "test_size": args.test_size, "official_test_set": ds.X_test is not None,
         "layers": list(args.layers), "activation": args.activation, "output": output,
-        "optimizer": args.optimizer, "lr": lr, "mode": args.mode, "batch_size": args.batch_size,
+        "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule, "mode": args.mode,
+        "batch_size": args.batch_size,
         "epochs_run": history.epochs, "stop_reason": history.stop_reason, "train_seconds": round(seconds, 2),
     }
     pred, _ = _predict(model, info, X_te)
@@ -424,16 +435,17 @@ def _cmd_train(args) -> int:
     model_path = out / "model.safetensors"
     ff.save(model, model_path, metadata={_META_KEY: json.dumps(info)})
     written = [model_path]
-    (out / "metrics.json").write_text(json.dumps(
-        {"data": source, "test": metrics, "train_seconds": round(seconds, 2), "epochs": history.epochs,
-         "stop_reason": history.stop_reason, "history": history.to_dict()["records"]}, indent=1, default=float))
+    record = {"data": source, "test": metrics, "train_seconds": round(seconds, 2), "epochs": history.epochs,
+              "stop_reason": history.stop_reason, "history": history.to_dict()["records"]}
+    (out / "metrics.json").write_text(json.dumps(record, indent=1, default=float))
     written.append(out / "metrics.json")
     if not args.no_plots:
         history.plot(out / "loss_curve.png", title=f"{ds.name}: loss per epoch")
         written.append(out / "loss_curve.png")
         if ds.task == "classification":
             cm = _confusion(y_te, pred, ds.n_classes)
-            plot_confusion_matrix(cm, ds.target_names, out / "confusion_matrix.png", title=f"{ds.name} test set")
+            plot_confusion_matrix(cm, ds.target_names, out / "confusion_matrix.png",
+                                  title=f"{ds.name} test set")
             written.append(out / "confusion_matrix.png")
     _say(f"{history.epochs} epochs in {seconds:.1f} s (stopped: {history.stop_reason}); wrote "
          + ", ".join(str(p) for p in written))
@@ -466,7 +478,8 @@ def _cmd_evaluate(args) -> int:
         split = "test" if _same_source(info, source) else "all"
     if split == "test":
         if not _same_source(info, source):
-            raise CLIError(f"--split test needs the data the model was trained on ({info['data']}), got {spec}")
+            raise CLIError(f"--split test needs the data the model was trained on ({info['data']}), "
+                           f"got {spec}")
         _, _, X, y = _split(ds, info["test_size"], info["seed"])
     else:
         X, y = ds.X, ds.y
@@ -605,7 +618,8 @@ def main(argv=None) -> int:
         if debug:
             raise
         first = " ".join(str(exc).split())
-        _say(f"feedforward: internal error: {type(exc).__name__}: {first} (run with --debug for the traceback)")
+        _say(f"feedforward: internal error: {type(exc).__name__}: {first} "
+             "(run with --debug for the traceback)")
         return 1
 
 

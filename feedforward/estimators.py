@@ -66,8 +66,8 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 _DTYPE = np.float32
 _PREDICT_CHUNK = 8192  # rows per forward pass in predict (bounds memory on big inputs)
 _STOP_MESSAGES = {
-    "tol": "training loss did not improve more than tol for n_iter_no_change consecutive epochs",
-    "early_stopping": "validation score did not improve more than tol for n_iter_no_change consecutive epochs",
+    "tol": "training loss did not improve more than tol for n_iter_no_change epochs",
+    "early_stopping": "validation score did not improve more than tol for n_iter_no_change epochs",
     "grad_norm": "gradient norm fell below grad_tol",
     "max_epochs": "reached max_iter",
     "diverged": "the loss diverged (weights of the last finite epoch kept)",
@@ -160,6 +160,15 @@ class _SklearnStopping(Callback):
         return False
 
 
+def _column_to_1d(y):
+    """A column vector ``(n, 1)`` becomes ``(n,)`` with scikit-learn's DataConversionWarning."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape of "
+                      "y to (n_samples, ), for example using ravel().", DataConversionWarning, stacklevel=5)
+        return y.ravel()
+    return y
+
+
 def _check_int(value, name, low=1, allow_none=False):
     if allow_none and value is None:
         return None
@@ -234,7 +243,8 @@ class _BaseMLP(BaseEstimator):
         try:
             sizes = tuple(sizes)
         except TypeError:
-            raise ValueError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") from None
+            raise ValueError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") \
+                from None
         if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
         if not isinstance(self.activation, str) or self.activation.lower() not in ACTIVATIONS:
@@ -394,16 +404,15 @@ class _BaseMLP(BaseEstimator):
         n = len(X)
         stratify = self._stratify(Y)
         idx = np.arange(n)
+        too_small = ("The validation set is too small. Increase 'validation_fraction' or the size of your "
+                     f"dataset (n_samples={n}, validation_fraction={self.validation_fraction}).")
         try:
             tr, va, _, _ = train_test_split(idx, Y if stratify else idx, self.validation_fraction,
                                             stratify=stratify, rng=rs.randint(np.iinfo(np.int32).max))
         except ValueError:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
-                             f"your dataset (n_samples={n}, validation_fraction={self.validation_fraction}).") \
-                from None
+            raise ValueError(too_small) from None
         if len(va) < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
-                             f"your dataset (n_samples={n}, validation_fraction={self.validation_fraction}).")
+            raise ValueError(too_small)
         tr, va = np.sort(tr), np.sort(va)
         wt = None if w is None else w[tr]
         wv = None if w is None else w[va]
@@ -566,10 +575,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _validate_fit_data(self, X, y, sample_weight, *, first, incremental, classes):
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True)
         X = np.ascontiguousarray(X, dtype=_DTYPE)
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape "
-                          "of y to (n_samples, ), for example using ravel().", DataConversionWarning, stacklevel=4)
-            y = y.ravel()
+        y = _column_to_1d(y)
         check_classification_targets(y)
         kind = type_of_target(y)
         multilabel = kind == "multilabel-indicator"
@@ -587,8 +593,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if multilabel != self._multilabel:
                 raise ValueError("the type of target changed between calls (multilabel vs single label)")
             if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
-                raise ValueError(f"`classes={list(classes)}` is not the same as on the first call to partial_fit, "
-                                 f"was: {list(self.classes_)}")
+                raise ValueError(f"`classes={list(classes)}` is not the same as on the first call to "
+                                 f"partial_fit, was: {list(self.classes_)}")
         if multilabel:
             if y.shape[1] != len(self.classes_):
                 raise ValueError(f"y has {y.shape[1]} labels, the model was fitted with {len(self.classes_)}")
@@ -600,8 +606,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError(f"y contains labels {list(unknown)} not in classes {list(self.classes_)}; "
                                  "every class must be given on the first call (classes=)")
             if len(self.classes_) < 2:
-                raise ValueError(f"a classifier needs samples of at least 2 classes in the data, but it contains "
-                                 f"only one class: {self.classes_[0]!r}")
+                raise ValueError("a classifier needs samples of at least 2 classes in the data, but it "
+                                 f"contains only one class: {self.classes_[0]!r}")
             codes = np.searchsorted(self.classes_, y)
             Y = codes.astype(_DTYPE) if self.output_ == "bernoulli" else codes.astype(np.int64)
         w = self._sample_weight(sample_weight, len(X))
@@ -634,7 +640,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         for label, weight in cw.items():
             where = np.flatnonzero(self.classes_ == label)
             if not len(where):
-                raise ValueError(f"class_weight has the label {label!r}, which is not in classes {list(self.classes_)}")
+                raise ValueError(f"class_weight has the label {label!r}, which is not in classes "
+                                 f"{list(self.classes_)}")
             out[where[0]] = _check_real(weight, f"class_weight[{label!r}]")
         return out
 
@@ -736,8 +743,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> import numpy as np
     >>> from feedforward.estimators import MLPRegressor
     >>> X = np.linspace(-1, 1, 200)[:, None]
-    >>> reg = MLPRegressor((32,), activation="tanh", max_iter=500, tol=1e-6, random_state=0).fit(X, X[:, 0] ** 2)
-    >>> reg.score(X, X[:, 0] ** 2) > 0.9
+    >>> reg = MLPRegressor((32,), activation="tanh", max_iter=500, tol=1e-6, random_state=0)
+    >>> reg.fit(X, X[:, 0] ** 2).score(X, X[:, 0] ** 2) > 0.9
     True
     """
 
@@ -747,14 +754,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
                              y_numeric=True)
         X = np.ascontiguousarray(X, dtype=_DTYPE)
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape "
-                          "of y to (n_samples, ), for example using ravel().", DataConversionWarning, stacklevel=4)
-            y = y.ravel()
+        y = _column_to_1d(y)
         if first:
             self.output_ = "gaussian"
         elif (1 if y.ndim == 1 else y.shape[1]) != self.n_outputs_:
-            raise ValueError(f"y has shape {y.shape}, but the model was fitted with {self.n_outputs_} outputs")
+            raise ValueError(f"y has shape {y.shape}, but the model was fitted with {self.n_outputs_} "
+                             "outputs")
         Y = np.ascontiguousarray(y, dtype=_DTYPE)
         return X, Y, self._sample_weight(sample_weight, len(X))
 

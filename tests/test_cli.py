@@ -116,8 +116,8 @@ def test_regression_csv_end_to_end(tmp_path):
     y = 3 * np.sin(X[:, 0]) + X[:, 1] ** 2 + 50  # a target far from zero: scaled internally
     data = _write_csv(tmp_path / "reg.csv", ["a", "b", "c", "price"],
                       [[*map("{:.5f}".format, x), f"{t:.5f}"] for x, t in zip(X, y)])
-    proc = run("train", "--data", data, "--layers", "32", "--activation", "tanh", "--epochs", "60", "--lr", "0.01",
-               "--out", tmp_path / "m", "--no-progress", "--no-plots")
+    proc = run("train", "--data", data, "--layers", "32", "--activation", "tanh", "--epochs", "60",
+               "--lr", "0.01", "--out", tmp_path / "m", "--no-progress", "--no-plots")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("test MAE: ")
     r2 = float(proc.stdout.split("R^2:")[1].split()[0])
@@ -133,7 +133,8 @@ def test_default_train_is_the_main_job(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout.split()[2]) >= 0.97
     assert "training" in proc.stderr and "epoch" in proc.stderr
-    assert (tmp_path / "out" / "model.safetensors").exists() and (tmp_path / "out" / "confusion_matrix.png").exists()
+    for name in ("model.safetensors", "confusion_matrix.png", "loss_curve.png"):
+        assert (tmp_path / "out" / name).exists()
 
 
 def test_help_for_every_command():
@@ -148,11 +149,13 @@ def test_help_for_every_command():
 
 # ---------------------------------------------------------------- bad input
 def test_missing_data_file(tmp_path):
-    assert_one_line_error(run("train", "--data", tmp_path / "nope.csv", "--out", tmp_path), "no such file", "nope.csv")
+    proc = run("train", "--data", tmp_path / "nope.csv", "--out", tmp_path)
+    assert_one_line_error(proc, "no such file", "nope.csv")
 
 
 def test_non_numeric_column(tmp_path):
-    data = _write_csv(tmp_path / "d.csv", ["x", "colour", "y"], [[1, "red", 0], [2, "blue", 1], [3, "red", 0]])
+    rows = [[1, "red", 0], [2, "blue", 1], [3, "red", 0]]
+    data = _write_csv(tmp_path / "d.csv", ["x", "colour", "y"], rows)
     assert_one_line_error(run("train", "--data", data, "--out", tmp_path), "column 'colour' is not numeric",
                           "line 2")
 
@@ -165,7 +168,8 @@ def test_unknown_target(tmp_path):
 
 def test_missing_value(tmp_path):
     data = _write_csv(tmp_path / "d.csv", ["x", "z", "y"], [[1, 2, 0], [2, "", 1], [3, 1, 0]])
-    assert_one_line_error(run("train", "--data", data, "--out", tmp_path), "missing value in column 'z' at line 3")
+    assert_one_line_error(run("train", "--data", data, "--out", tmp_path),
+                          "missing value in column 'z' at line 3")
 
 
 def test_incompatible_model_files(tmp_path, trained):

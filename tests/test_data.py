@@ -18,7 +18,8 @@ def _idx_bytes(array: np.ndarray, code: int) -> bytes:
 
 
 @pytest.mark.parametrize("compress", [False, True])
-@pytest.mark.parametrize("dtype,code", [(np.uint8, 0x08), (np.int16, 0x0B), (np.float32, 0x0D), (np.float64, 0x0E)])
+@pytest.mark.parametrize("dtype,code", [(np.uint8, 0x08), (np.int16, 0x0B), (np.float32, 0x0D),
+                                        (np.float64, 0x0E)])
 def test_read_idx_round_trip(tmp_path, compress, dtype, code):
     a = (np.arange(24).reshape(2, 3, 4) * 3 - 5).astype(dtype) if dtype != np.uint8 else \
         np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
@@ -176,7 +177,8 @@ def test_csv_task_inference_and_defaults(tmp_path):
     ds = data.load_csv(_write(tmp_path, "x,y\n" + rows + "\n"))  # target defaults to the column "y"
     assert ds.task == "regression" and ds.y.dtype == np.float32 and ds.target == "y"
     ints = "\n".join(f"{i},{i % 3}" for i in range(30))
-    ds = data.load_csv(_write(tmp_path, "label,x\n" + ints + "\n", "c.csv"))  # "label" wins over the last column
+    # A column called "label" is the default target even when it is not the last one.
+    ds = data.load_csv(_write(tmp_path, "label,x\n" + ints + "\n", "c.csv"))
     assert ds.task == "regression" and ds.target == "label"  # 30 distinct whole numbers > max_classes
     ds = data.load_csv(_write(tmp_path, "x,z\n" + ints + "\n", "e.csv"))
     assert ds.task == "classification" and ds.target_names == ["0", "1", "2"]

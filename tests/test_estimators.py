@@ -43,7 +43,8 @@ def test_output_unit_follows_the_target(iris):
     assert as_cat.model_.sizes[-1] == 2 and as_cat.predict_proba(X).shape == (150, 2)
     Y = np.column_stack([y == 0, y == 1, X[:, 0] > 0]).astype(int)  # multilabel indicator
     ml = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, Y)
-    assert ml.output_ == "bernoulli" and ml.predict(X).shape == (150, 3) and ml.predict_proba(X).shape == (150, 3)
+    assert ml.output_ == "bernoulli"
+    assert ml.predict(X).shape == (150, 3) and ml.predict_proba(X).shape == (150, 3)
     reg = MLPRegressor((8,), max_iter=5, random_state=0).fit(X, X[:, :2])
     assert reg.output_ == "gaussian" and reg.predict(X).shape == (150, 2)
     with pytest.raises(ValueError, match="output='categorical'"):
@@ -85,7 +86,8 @@ def test_sample_and_class_weight_shift_the_decision():
     base = MLPClassifier((16,), max_iter=100, random_state=0).fit(X, y)
     balanced = MLPClassifier((16,), max_iter=100, random_state=0, class_weight="balanced").fit(X, y)
     assert balanced.predict(X).sum() > base.predict(X).sum() + 20  # many more minority predictions
-    heavy = MLPClassifier((16,), max_iter=100, random_state=0).fit(X, y, sample_weight=np.where(y == 1, 9.0, 1.0))
+    heavy = MLPClassifier((16,), max_iter=100, random_state=0)
+    heavy.fit(X, y, sample_weight=np.where(y == 1, 9.0, 1.0))
     assert heavy.predict(X).sum() > base.predict(X).sum() + 20
     with pytest.raises(ValueError, match="not in classes"):
         MLPClassifier(class_weight={7: 2.0}).fit(X, y)
@@ -93,7 +95,8 @@ def test_sample_and_class_weight_shift_the_decision():
 
 def test_pipeline_gridsearch_cross_val(iris):
     X, y = load_iris(return_X_y=True)
-    pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), learning_rate_init=0.01, max_iter=100, random_state=0))
+    clf = MLPClassifier((16,), learning_rate_init=0.01, max_iter=100, random_state=0)
+    pipe = make_pipeline(StandardScaler(), clf)
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.85
     grid = GridSearchCV(pipe, {"mlpclassifier__activation": ["relu", "tanh"],
@@ -196,7 +199,8 @@ def test_lecture_modes_and_growing_batch(iris):
     growth = GrowingBatch(10, factor=2, every=1)
     grow = MLPClassifier((8,), batch_growth=growth, max_iter=5, random_state=0).fit(X, y)
     assert grow.history_["batch_size"] == [10, 20, 40, 80, 150]
-    assert growth.state_dict() == GrowingBatch(10, factor=2, every=1).state_dict()  # the parameter is untouched
+    # The parameter object itself is never advanced (clone and get_params must see the same thing).
+    assert growth.state_dict() == GrowingBatch(10, factor=2, every=1).state_dict()
 
 
 def test_verbose_prints_sklearn_lines(iris, capsys):

@@ -12,8 +12,8 @@ The core (IDX reader, windows, splits, CSV loader) needs NumPy only.
 
 from .csv import load_csv, load_features_csv
 from .datasets import (
-    DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Dataset, load_autompg, load_breast_cancer, load_dataset, load_diabetes,
-    load_digits, load_fashion_mnist, load_iris, load_mnist_5k, load_wine,
+    DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Dataset, load_autompg, load_breast_cancer,
+    load_dataset, load_diabetes, load_digits, load_fashion_mnist, load_iris, load_mnist_5k, load_wine,
 )
 from .idx import parse_idx, read_idx
 from .series import Series, chronological_split, load_co2, load_sunspots, windows
@@ -21,7 +21,8 @@ from .split import Standardizer, train_test_split
 
 __all__ = [
     "Dataset", "DATASETS", "load_dataset", "load_digits", "load_iris", "load_wine", "load_breast_cancer",
-    "load_diabetes", "load_autompg", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES",
+    "load_diabetes", "load_autompg", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
     "read_idx", "parse_idx", "Series", "load_sunspots", "load_co2", "windows", "chronological_split",
     "load_csv", "load_features_csv", "train_test_split", "Standardizer",
 ]

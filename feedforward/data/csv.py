@@ -98,7 +98,8 @@ def _resolve_column(path, header, target) -> int:
     except (TypeError, ValueError):
         raise ValueError(f"{path}: no column named {target!r}; the columns are {header}") from None
     if not -len(header) <= index < len(header):
-        raise ValueError(f"{path}: target column index {index} is out of range for {len(header)} columns {header}")
+        raise ValueError(f"{path}: target column index {index} is out of range for the {len(header)} "
+                         f"columns {header}")
     return index % len(header)
 
 
@@ -166,9 +167,10 @@ def load_csv(path, target=None, *, task: str = "auto", max_classes: int = 20) ->
             task = "classification" if whole and len(np.unique(values)) <= max_classes else "regression"
     if task == "regression":
         if not numeric:
-            bad = next((line, text) for (line, text), v in zip(raw, numbers_) if v is None or not np.isfinite(v))
-            raise ValueError(f"{path}: target column {target_name!r} is not numeric (value {bad[1]!r} at line "
-                             f"{bad[0]}); regression needs numbers (or use classification)")
+            line, text = next((line, text) for (line, text), v in zip(raw, numbers_)
+                              if v is None or not np.isfinite(v))
+            raise ValueError(f"{path}: target column {target_name!r} is not numeric (value {text!r} at line "
+                             f"{line}); regression needs numbers (or use classification)")
         y = np.array(numbers_, dtype=np.float32)
         names = [target_name]
     else:
@@ -218,8 +220,9 @@ def load_features_csv(path, feature_names=None) -> tuple:
     else:
         missing = [f for f in feature_names if f not in header]
         if missing:
-            raise ValueError(f"{path} lacks the feature column{'s' if len(missing) > 1 else ''} "
-                             f"{missing[:5]}{' ...' if len(missing) > 5 else ''} that the model was trained on")
+            shown = f"{missing[:5]}{' ...' if len(missing) > 5 else ''}"
+            raise ValueError(f"{path} lacks the feature column{'s' if len(missing) > 1 else ''} {shown} "
+                             "that the model was trained on")
         idx = [header.index(f) for f in feature_names]
     X = np.column_stack([_numeric_column(path, header[i], [(line, row[i]) for line, row in body])
                          for i in idx]).astype(np.float32)

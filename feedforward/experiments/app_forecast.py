@@ -101,20 +101,20 @@ def run(out_dir, quick: bool = False) -> dict:
     h1_better = bool(mae["MLP"][0] < mae[naive_key][0])
     gap = mae[naive_key] - mae["MLP"]
     summary = (
-        f"Monthly mean sunspot numbers ({len(values):,} months, {series.time[0]:.0f}-{series.time[-1]:.1f}) are "
-        f"cut in time at {cut_time:.1f}: windows of the past m = {M} months -> the next n = {N} months are built "
-        f"separately on each side, so every test target lies in the unseen future; scaling uses training "
-        f"statistics and the epoch is chosen on the last {VAL_FRACTION:.0%} of the training windows. "
+        f"Monthly mean sunspot numbers ({len(values):,} months, {series.time[0]:.0f}-{series.time[-1]:.1f}) "
+        f"are cut in time at {cut_time:.1f}: windows of the past m = {M} months -> the next n = {N} months "
+        "are built separately on each side, so every test target lies in the unseen future; scaling uses "
+        "training statistics and the epoch is chosen on the last {VAL_FRACTION:.0%} of the training windows. "
         f"An MLP {M} -> 64 -> 64 -> {N} (ELU, Gaussian output) "
         f"({'one seed' if len(seeds) == 1 else f'mean forecast of {len(seeds)} seeds'}, "
         f"{seconds:.1f} s) has test MAE **{overall['MLP']:.2f}** averaged over the 12 horizons, against "
-        f"{overall[naive_key]:.2f} for the naive last value, {overall[seasonal_key]:.2f} for the seasonal naive "
-        f"forecast and {overall[linear_key]:.2f} for a linear autoregression on the same inputs. "
+        f"{overall[naive_key]:.2f} for the naive last value, {overall[seasonal_key]:.2f} for the seasonal "
+        f"naive forecast and {overall[linear_key]:.2f} for a linear autoregression on the same inputs. "
         + ("It also beats the naive forecast one month ahead. " if h1_better else
            f"One month ahead the naive forecast is as good or better ({mae[naive_key][0]:.2f} vs "
            f"{mae['MLP'][0]:.2f}): month-to-month noise makes the last value a strong short-term guess. ")
-        + (f"The MLP's lead over the naive forecast grows from {gap[0]:+.2f} one month ahead to {gap[-1]:+.2f} "
-           f"{N} months ahead. " if gap[-1] > gap[0] else "")
+        + (f"The MLP's lead over the naive forecast grows from {gap[0]:+.2f} one month ahead to "
+           f"{gap[-1]:+.2f} {N} months ahead. " if gap[-1] > gap[0] else "")
         + ("The solar cycle is not a fixed 132 months, so the seasonal naive forecast is the weakest."
            if min(overall, key=lambda k: -overall[k]) == seasonal_key else "")
     )

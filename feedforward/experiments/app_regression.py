@@ -49,7 +49,8 @@ def fit_both(ds, split: int, seed: int = 0) -> dict:
         mlp = net(ff.Tensor(Z_te)).data[:, 0].astype(np.float64) * sd + mu
     return {"y": y_te, "linear": linear, "mlp": mlp, "seconds": seconds,
             "r2": {"linear": _r2(linear, y_te), "mlp": _r2(mlp, y_te)},
-            "mae": {"linear": float(np.mean(np.abs(linear - y_te))), "mlp": float(np.mean(np.abs(mlp - y_te)))}}
+            "mae": {"linear": float(np.mean(np.abs(linear - y_te))),
+                    "mlp": float(np.mean(np.abs(mlp - y_te)))}}
 
 
 def run(out_dir, quick: bool = False) -> dict:
@@ -71,7 +72,8 @@ def run(out_dir, quick: bool = False) -> dict:
             rows.append([name, label, f"{r2[k].mean():.3f} ± {r2[k].std():.3f}",
                          f"{mae[k].mean():.2f} ± {mae[k].std():.2f}"])
         numbers[name] = {"r2_linear": r2["linear"].round(4).tolist(), "r2_mlp": r2["mlp"].round(4).tolist(),
-                         "mae_linear": mae["linear"].round(3).tolist(), "mae_mlp": mae["mlp"].round(3).tolist(),
+                         "mae_linear": mae["linear"].round(3).tolist(),
+                         "mae_mlp": mae["mlp"].round(3).tolist(),
                          "mlp_seconds": round(sum(f["seconds"] for f in fits), 2)}
         f0 = fits[0]
         lo, hi = f0["y"].min(), f0["y"].max()
@@ -96,7 +98,7 @@ def run(out_dir, quick: bool = False) -> dict:
         f"{HIDDEN} with {ACTIVATION} units and a linear output (Adam, weight decay {WEIGHT_DECAY}, {EPOCHS} "
         f"epochs) against least-squares linear regression. On **diabetes** the MLP's mean test R^2 is "
         f"{d_mlp:.3f} against {d_lin:.3f} for the linear model: "
-        + ("a tie, as expected for a target that is close to linear in its ten inputs with only 442 patients. "
+        + ("a tie, as expected for a target close to linear in its ten inputs with only 442 patients. "
            if abs(d_mlp - d_lin) <= 0.02 else
            ("the MLP is ahead. " if d_mlp > d_lin else "the linear model is ahead: with 442 patients and an "
             "almost linear target, the extra flexibility does not pay. "))

@@ -129,8 +129,8 @@ def run(out_dir, quick: bool = False) -> dict:
     for act in activations:
         for d in depths:
             r = fn[(act, d)]
-            rows.append([act, d, r["width"], r["params"], f"{np.median(r['rmse']):.4f}", f"{min(r['rmse']):.4f}",
-                         f"{max(r['rmse']):.4f}"])
+            rows.append([act, d, r["width"], r["params"], f"{np.median(r['rmse']):.4f}",
+                         f"{min(r['rmse']):.4f}", f"{max(r['rmse']):.4f}"])
     drows = [[d, r["width"], r["params"], f"{np.mean(r['accuracy']):.4f} ± {np.std(r['accuracy']):.4f}"]
              for d, r in dg.items()]
     elu = {d: np.median(fn[("elu", d)]["rmse"]) for d in depths}
@@ -147,13 +147,15 @@ def run(out_dir, quick: bool = False) -> dict:
         f"{elu[depths[-1]]:.3f} with {depths[-1]} layers of {fn[('elu', depths[-1])]['width']}"
         + (": depth wins clearly, as the composition argument predicts. " if deep_wins else
            ": depth does not win clearly here. ")
-        + ("With ReLU units the outcome depends on the start: deep ReLU nets often hit the target almost exactly "
-           "(see the best-seed column) but as often get stuck with dead units, so their median is unreliable. "
+        + ("With ReLU units the outcome depends on the start: deep ReLU nets often hit the target almost "
+           "exactly (see the best-seed column) but as often get stuck with dead units, so their median is "
+           "unreliable. "
            if "relu" in activations else "")
         + f"**Digits.** At about {DIGITS_BUDGET:,} parameters, test accuracy (mean over seeds) is "
         + ", ".join(f"{dig[d]:.2%} at depth {d}" for d in dg)
-        + (f": the differences ({spread:.2%}) are within a few test images, depth brings no clear gain on this "
-           "small, easy data set." if spread < 0.01 else f": depth {best_depth} is best by {spread:.2%}.")
+        + (f": the differences ({spread:.2%}) are within a few test images, depth brings no clear gain on "
+           "this small, easy data set." if spread < 0.01 else
+           f": depth {best_depth} is best by {spread:.2%}.")
     )
     tables = [
         (f"Sawtooth (tent^{TEETH_COMPOSITIONS}), ~{FUNCTION_BUDGET} parameters: test RMSE over seeds",

@@ -43,11 +43,13 @@ def run(out_dir, quick: bool = False) -> dict:
             # One cheap step per epoch: let batch learning run for as long as the minibatch run took
             # (at least `epochs` epochs), so that the loss-vs-time race is over the same clock.
             budget = res["minibatch"]["time"][-1]
-            stop = ff.training.LambdaCallback(on_epoch_end=lambda t, e, logs: e >= epochs and logs["time"] >= budget)
+            stop = ff.training.LambdaCallback(
+                on_epoch_end=lambda t, e, logs: e >= epochs and logs["time"] >= budget)
             history = ff.fit(net, X_red, y_red, optimizer="sgd", lr=lr, mode=mode, max_epochs=100 * epochs,
                              callbacks=[stop], rng=0)
         else:
-            history = ff.fit(net, X_red, y_red, optimizer="sgd", lr=lr, mode=mode, max_epochs=epochs, rng=0, **kw)
+            history = ff.fit(net, X_red, y_red, optimizer="sgd", lr=lr, mode=mode, max_epochs=epochs, rng=0,
+                             **kw)
         # Wall time of the whole loop, including each epoch's evaluation of J(w) on the whole set
         # (batch mode's evaluation is its next update's gradient).
         res[mode] = {"loss": [j0] + history["train_loss"], "time": [0.0] + history["time"],
@@ -95,9 +97,9 @@ def run(out_dir, quick: bool = False) -> dict:
     fastest = min(reached, key=lambda m: reach[m]) if reached else None
     summary = (
         f"The digits training set repeated {copies} times (n = {n:,} patterns, each {copies} times: maximal "
-        f"redundancy), a 64 -> 64 -> 10 ReLU network, plain gradient descent without momentum, {epochs} epochs "
-        "per mode, the same initial weights; eta per mode is in the table (batch learning averages the "
-        "gradient, so it affords the largest step). After one epoch the training loss is "
+        "redundancy), a 64 -> 64 -> 10 ReLU network, plain gradient descent without momentum, "
+        f"{epochs} epochs per mode, the same initial weights; eta per mode is in the table (batch learning "
+        "averages the gradient, so it affords the largest step). After one epoch the training loss is "
         + ", ".join(f"{res[m]['loss'][1]:.3f} ({m})" for m, _, _ in MODES)
         + f"; after {epochs}: " + ", ".join(f"{loss[m]:.4f}" for m, _, _ in MODES)
         + ". Per epoch, more (noisier) updates win. Batch learning's epochs are cheap (one step), so it "
@@ -115,7 +117,8 @@ def run(out_dir, quick: bool = False) -> dict:
         < loss["batch"],
         f"wall time: minibatch reaches J(w) <= {TARGET:g} first": fastest == "minibatch",
     }
-    numbers = {m: {"loss": [round(v, 5) for v in res[m]["loss"]], "time": [round(v, 4) for v in res[m]["time"]],
+    numbers = {m: {"loss": [round(v, 5) for v in res[m]["loss"]],
+                   "time": [round(v, 4) for v in res[m]["time"]],
                    "updates": res[m]["updates"], "epochs_run": res[m]["epochs_run"], "lr": res[m]["lr"],
                    "test_accuracy": res[m]["test_accuracy"]}
                for m, _, _ in MODES}

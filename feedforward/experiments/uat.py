@@ -84,7 +84,8 @@ def run(out_dir, quick: bool = False) -> dict:
     ax = axes[1]
     for act in activations:
         ax.plot(widths, [results[(act, w)][0] for w in widths], marker="o", label=f"{act}: RMSE")
-        ax.plot(widths, [results[(act, w)][1] for w in widths], marker="v", linestyle=":", label=f"{act}: max error")
+        ax.plot(widths, [results[(act, w)][1] for w in widths], marker="v", linestyle=":",
+                label=f"{act}: max error")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("hidden units (width)")
@@ -105,10 +106,11 @@ def run(out_dir, quick: bool = False) -> dict:
             errs[i] <= 1.5 * min(errs[:i]) for i in range(1, len(errs))))
     summary = (
         f"Target sin(2 pi x) + 0.5 sin(5 pi x) exp(-x^2) on [-1, 1], {N_TRAIN} training points; networks "
-        f"1 -> N -> 1 with sigmoid or tanh hidden units and a linear output, hidden-unit transitions spread over "
-        f"the domain at the start (see `spread_init`), then all weights trained by Adam on the full batch for "
-        f"{epochs} epochs; best of {len(seeds)} seed{'s' if len(seeds) > 1 else ''} per width ({seconds:.1f} s "
-        f"in all). The test RMSE falls from {results[('sigmoid', widths[0])][0]:.3f} (sigmoid) and "
+        "1 -> N -> 1 with sigmoid or tanh hidden units and a linear output, hidden-unit transitions "
+        "spread over the domain at the start (see `spread_init`), then all weights trained by Adam on the "
+        f"full batch for {epochs} epochs; best of {len(seeds)} seed{'s' if len(seeds) > 1 else ''} per "
+        f"width ({seconds:.1f} s in all). The test RMSE falls from "
+        f"{results[('sigmoid', widths[0])][0]:.3f} (sigmoid) and "
         f"{results[('tanh', widths[0])][0]:.3f} (tanh) with one unit to "
         f"{results[('sigmoid', widths[-1])][0]:.4f} and {results[('tanh', widths[-1])][0]:.4f} with "
         f"{widths[-1]}: a factor {ratios['sigmoid']:.0f} and {ratios['tanh']:.0f}. The theorem promises such "
