@@ -547,8 +547,9 @@ def _cmd_summary(args) -> int:
         print(f"classes ({len(info['target_names'])}): {', '.join(map(str, info['target_names']))}")
     print(f"features: {len(info['feature_names'])}   hidden units: {info['activation']}   "
           f"output unit: {info['output']}")
-    print(f"trained: {info['optimizer']} lr={info['lr']:g}, {info['mode']}, {info['epochs_run']} epochs "
-          f"(stopped: {info['stop_reason']}), {info['train_seconds']} s")
+    print(f"trained: {info['optimizer']} lr={info['lr']:g} ({info.get('schedule', 'constant')} schedule), "
+          f"{info['mode']}, {info['epochs_run']} epochs (stopped: {info['stop_reason']}), "
+          f"{info['train_seconds']} s")
     if "test_metrics" in info:
         print(_format_metrics(info["test_metrics"], "test"))
     return 0

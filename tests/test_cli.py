@@ -117,7 +117,7 @@ def test_regression_csv_end_to_end(tmp_path):
     data = _write_csv(tmp_path / "reg.csv", ["a", "b", "c", "price"],
                       [[*map("{:.5f}".format, x), f"{t:.5f}"] for x, t in zip(X, y)])
     proc = run("train", "--data", data, "--layers", "32", "--activation", "tanh", "--epochs", "60",
-               "--lr", "0.01", "--out", tmp_path / "m", "--no-progress", "--no-plots")
+               "--lr", "0.01", "--schedule", "cosine", "--out", tmp_path / "m", "--no-progress", "--no-plots")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("test MAE: ")
     r2 = float(proc.stdout.split("R^2:")[1].split()[0])
@@ -126,6 +126,9 @@ def test_regression_csv_end_to_end(tmp_path):
     values = np.array([float(r[0]) for r in list(csv.reader(pred.stdout.splitlines()))[1:]])
     assert len(values) == 300 and np.mean(np.abs(values - y)) < 0.2 * np.std(y)
     assert not (tmp_path / "m" / "loss_curve.png").exists()  # --no-plots
+    lrs = [r["lr"] for r in json.loads((tmp_path / "m" / "metrics.json").read_text())["history"]]
+    assert lrs[0] == 0.01 and lrs[-1] < 0.001  # the cosine schedule decays towards zero
+    assert "cosine schedule" in run("summary", tmp_path / "m" / "model.safetensors").stdout
 
 
 def test_default_train_is_the_main_job(tmp_path):
@@ -137,9 +140,17 @@ def test_default_train_is_the_main_job(tmp_path):
         assert (tmp_path / "out" / name).exists()
 
 
+def test_lecture_delegates_to_the_report():
+    listing = run("lecture", "--list")
+    assert listing.returncode == 0
+    assert "app_digits" in listing.stdout and "uat" in listing.stdout
+    assert_one_line_error(run("lecture", "no_such_experiment"), "unknown experiment 'no_such_experiment'")
+
+
 def test_help_for_every_command():
     top = run("--help")
     assert top.returncode == 0
+    assert run().stdout == top.stdout  # no command: the overview
     for command in ("train", "evaluate", "predict", "summary", "lecture"):
         assert command in top.stdout
     for command, option in (("train", "--activation"), ("evaluate", "--split"), ("predict", "--proba")):
