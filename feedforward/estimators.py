@@ -50,9 +50,14 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import check_is_fitted
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("ff.estimators needs scikit-learn: pip install feedforward[sklearn]") from exc
+try:
+    from sklearn.utils.validation import validate_data
+except ImportError:  # pragma: no cover - scikit-learn < 1.6 has it as a method
+    def validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
 
 from .autograd import no_grad
 from .nn.activation import ACTIVATIONS
@@ -393,6 +398,8 @@ class _BaseMLP(BaseEstimator):
                 np.copyto(p.data, best)
         reason = stopper.reason or trainer.stop_reason
         self.stop_reason_ = reason if reason is not None else "partial_fit"
+        if self.verbose and reason is not None:
+            print(f"Stopped after {epochs} epochs: {_STOP_MESSAGES.get(reason, reason)}.")
         if not incremental and trainer.stop_reason == "max_epochs":
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
@@ -457,13 +464,13 @@ class _BaseMLP(BaseEstimator):
     def __getstate__(self):
         # The trainer (optimizer buffers, snapshots) is not part of the fitted model;
         # after unpickling, partial_fit starts a fresh optimizer state.
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())
         state.pop("_trainer", None)
         state.pop("_stopper", None)
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
         if "model_" in state:
             self._trainer = None
 
@@ -570,6 +577,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multilabel": True}
 
     # ---------------------------------------------------------- targets
     def _validate_fit_data(self, X, y, sample_weight, *, first, incremental, classes):
