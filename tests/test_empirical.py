@@ -34,7 +34,7 @@ def test_universal_approximation_error_falls_with_width(tmp_path):
     n = r["numbers"]
     for act in ("sigmoid", "tanh"):
         rmse = n[f"{act}_rmse"]
-        assert rmse[-1] < rmse[0] / 20  # 64 units vs 1
+        assert rmse[-1] < rmse[0] / 10  # 64 units vs 1: an order of magnitude at least
         assert rmse[1] < rmse[0] and rmse[2] < rmse[1]  # 1 -> 4 -> 16 units
     assert n["glorot_start_rmse"] > 5 * n["sigmoid_rmse"][-1]  # the start matters, as the summary says
     assert all(r["checks"].values())
