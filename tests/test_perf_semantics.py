@@ -1,0 +1,171 @@
+"""The speed work of issue 6 keeps the semantics: each fast path against its plain definition.
+
+No timing here: only that the shortcuts (train_eval, reused buffers, fused checks) give
+the same numbers and the same errors as the straightforward computation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import feedforward as ff
+import feedforward.functional as F
+
+
+def _blobs(n=90, classes=3, seed=0):
+    r = np.random.default_rng(seed)
+    centers = r.standard_normal((classes, 4)) * 3
+    y = np.arange(n) % classes
+    X = centers[y] + r.standard_normal((n, 4))
+    return X.astype(np.float32), y
+
+
+def _net(seed=0):
+    return ff.nn.MLP([4, 8, 3], activation="relu", output="categorical", rng=seed)
+
+
+# ------------------------------------------------------------------ train_eval
+def _fit(train_eval, **kw):
+    X, y = _blobs()
+    net = _net()
+    h = ff.fit(net, X, y, lr=0.05, max_epochs=3, batch_size=16, rng=0, train_eval=train_eval, **kw)
+    return net, h
+
+
+def test_train_eval_changes_only_the_record_not_the_training():
+    runs = {te: _fit(te) for te in ("grad", "loss", "batches")}
+    ref = runs["grad"][0].parameters()
+    for te in ("loss", "batches"):
+        for p, q in zip(ref, runs[te][0].parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+    hg, hl, hb = runs["grad"][1], runs["loss"][1], runs["batches"][1]
+    assert hg["train_loss"] == hl["train_loss"] and hg["train_metric"] == hl["train_metric"]
+    assert all(g > 0 for g in hg["grad_norm"]) and hl["grad_norm"] == [None] * 3
+    # "batches": the loss curve is the mean of the minibatch losses, as scikit-learn's loss_curve_.
+    assert hb["train_loss"] == hb["batch_loss_mean"] and hb["train_metric"] == [None] * 3
+    assert hb["grad_norm"] == [None] * 3 and hb["train_loss"] != hl["train_loss"]
+
+
+def test_default_train_eval_is_loss_unless_the_gradient_is_needed():
+    X, y = _blobs()
+    assert ff.Trainer(_net(), max_epochs=1).train_eval == "loss"
+    assert ff.Trainer(_net(), max_epochs=1, grad_tol=1e-3).train_eval == "grad"
+    assert ff.Trainer(_net(), max_epochs=1, diagnostics=True).train_eval == "grad"
+
+
+def test_grad_norm_recorded_by_train_eval_grad_is_the_full_gradient():
+    X, y = _blobs()
+    net, h = _fit("grad")
+    for p in net.parameters():
+        p.grad = None
+    net.output.nll(net(ff.Tensor(X)), y).backward()
+    by_hand = np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in net.parameters()))
+    assert h["grad_norm"][-1] == pytest.approx(by_hand, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"train_eval": "loss", "grad_tol": 1e-3}, "grad_tol needs"),
+        ({"train_eval": "batches", "diagnostics": True}, "diagnostics need"),
+        ({"train_eval": "batches", "monitor": "train_metric"}, "train_metric"),
+        ({"train_eval": "full"}, "train_eval must be one of"),
+    ],
+)
+def test_train_eval_rejects_what_it_cannot_record(options, match):
+    with pytest.raises(ValueError, match=match):
+        ff.Trainer(_net(), max_epochs=1, **options)
+
+
+def test_batch_mode_records_the_gradient_whatever_train_eval_says():
+    X, y = _blobs(n=30)
+    norms = []
+    for te in ("grad", "batches"):
+        net = _net()
+        h = ff.fit(net, X, y, mode="batch", lr=0.1, max_epochs=3, train_eval=te)
+        norms.append(h["grad_norm"])
+    assert norms[0] == norms[1] and all(g is not None for g in norms[0])
+
+
+def test_divergence_restores_the_last_finite_epoch_with_reused_snapshots():
+    X, y = _blobs()
+    net = _net()
+    kept = []
+    cb = ff.training.LambdaCallback(on_epoch_end=lambda t, e, logs: kept.append(
+        [p.data.copy() for p in t.params]))
+    with pytest.warns(ff.training.DivergenceWarning):
+        h = ff.fit(net, X * 1e3, y, lr=1e4, max_epochs=50, batch_size=16, rng=0, callbacks=[cb],
+                   train_eval="batches")
+    assert h.stop_reason == "diverged"
+    last = kept[-1] if kept else [p.data for p in _net().parameters()]
+    for p, w in zip(net.parameters(), last):
+        np.testing.assert_array_equal(p.data, w)
+
+
+# ------------------------------------------------------------------- engine
+def test_sgd_update_through_the_buffer_equals_w_minus_lr_g():
+    r = np.random.default_rng(0)
+    w0 = r.standard_normal((5, 3)).astype(np.float32)
+    g = r.standard_normal((5, 3)).astype(np.float32)
+    p = ff.nn.Parameter(w0.copy())
+    opt = ff.optim.SGD([p], lr=0.3)
+    for k in range(3):
+        p.grad = g * (k + 1)
+        expected = p.data - 0.3 * p.grad
+        opt.step()
+        np.testing.assert_array_equal(p.data, expected)
+    np.testing.assert_array_equal(p.grad, g * 3)  # the gradient itself is never written to
+
+
+def test_relu_gradient_is_the_left_derivative_mask():
+    z = ff.Tensor(np.array([[-1.0, 0.0, 2.0], [3.0, -0.5, 0.0]], dtype=np.float32), requires_grad=True)
+    g = np.arange(6, dtype=np.float32).reshape(2, 3)
+    F.relu(z).backward(g)
+    np.testing.assert_array_equal(z.grad, g * (z.data > 0))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.uint64])
+def test_cross_entropy_accepts_any_integer_labels(dtype):
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    y = np.array([0, 2, 1, 2])
+    ref = F.cross_entropy(ff.Tensor(z), y)
+    got = F.cross_entropy(ff.Tensor(z), y.astype(dtype))
+    assert float(got.data) == float(ref.data)
+
+
+@pytest.mark.parametrize("bad, shown", [(-1, "-1"), (3, "3"), (2**63, str(2**63))])
+def test_cross_entropy_one_reduction_check_still_names_the_bad_label(bad, shown):
+    dtype = np.uint64 if bad >= 2**63 else np.int64
+    y = np.array([0, bad, 1], dtype=dtype)
+    with pytest.raises(ValueError, match=rf"got {shown} at row 1"):
+        F.cross_entropy(ff.Tensor(np.zeros((3, 3), np.float32)), y)
+
+
+def test_bce_range_check_still_reports_nan_targets_as_non_finite():
+    z = ff.Tensor(np.zeros((3, 1), np.float32))
+    with pytest.raises(ValueError, match=r"target contains .*nan.* at index \(1, 0\)"):
+        F.binary_cross_entropy_with_logits(z, np.array([[0.0], [np.nan], [1.0]]))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\], got .*2\.0"):
+        F.binary_cross_entropy_with_logits(z, np.array([[0.0], [2.0], [1.0]]))
+
+
+def test_loss_derivative_is_only_computed_by_backward():
+    # The lazy derivative gives the same gradient as the formula sigmoid(z) - y.
+    r = np.random.default_rng(1)
+    z = ff.Tensor(r.standard_normal((6, 2)), requires_grad=True)
+    y = (r.random((6, 2)) > 0.5).astype(np.float64)
+    F.binary_cross_entropy_with_logits(z, y).backward()
+    np.testing.assert_allclose(z.grad, (1 / (1 + np.exp(-z.data)) - y) / 12, rtol=1e-12)
+
+
+def test_no_grad_decorator_is_reentrant():
+    w = ff.Tensor([1.0], requires_grad=True)
+
+    @ff.no_grad
+    def depth(k):
+        inner = w * 2
+        return [inner.requires_grad] + (depth(k - 1) if k else [])
+
+    assert depth(3) == [False] * 4
+    assert ff.is_grad_enabled() and (w * 2).requires_grad
