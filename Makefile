@@ -17,11 +17,12 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/feedforward train --out $(OUT)
 
+# One BLAS thread per pytest worker: two workers on two cores, no oversubscription.
 test: $(VENV)/.installed
-	$(PY) -m pytest -q -n 2
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --durations=15
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/step.py
+	$(PY) benchmarks/compare.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
