@@ -16,8 +16,8 @@ Workloads:
 Peers ``ff`` and ``ff_full`` are both ``ff.fit``: ``ff`` with ``train_eval="batches"`` (the
 epoch's training loss is the mean of its minibatch losses, as scikit-learn's ``loss_curve_``:
 the same work as the PyTorch and scikit-learn loops, and the row the goals use), ``ff_full``
-with the defaults (``J(w)`` and the accuracy over the whole training set after every epoch, as
-the lecture's stopping test reads them: one extra forward pass per epoch). In full-batch mode
+with the defaults (``J(w)``, the accuracy and ``||grad J(w)||`` over the whole training set after
+every epoch, as the lecture's stopping test reads them: one extra forward and backward pass per epoch). In full-batch mode
 (``xor``) the two are the same run, since that pass is the next update's gradient.
 
 - ``epoch``: one epoch of 784-256-256-10 ReLU, batch 128, plain SGD, on

@@ -6,8 +6,8 @@ pools and allocator state of one library never touch another's timings.
 
 Peers: ``ff`` (this library through its public training loop, ``ff.fit``, recording the
 training loss as the mean of the epoch's minibatch losses like scikit-learn's ``loss_curve_``:
-``train_eval="batches"``), ``ff_full`` (``ff.fit`` with its defaults: ``J(w)`` and the accuracy
-over the whole training set after every epoch, one extra forward pass per epoch), ``torch``
+``train_eval="batches"``), ``ff_full`` (``ff.fit`` with its defaults: ``J(w)``, the accuracy
+and ``||grad J(w)||`` over the whole training set after every epoch, the lecture's stopping test), ``torch``
 (the loop a PyTorch user writes), ``sklearn`` (``MLPClassifier.fit``),
 ``numpy`` (a hand-written forward/backward, the floor for a NumPy engine),
 ``gemm`` (only the matrix products of the same training run: the lower bound).
@@ -33,12 +33,12 @@ def load_data(spec: dict):
     name = spec["data"]
     rng = np.random.default_rng(0)
     if name == "fashion":
-        try:
-            from feedforward.data import load_fashion_mnist
+        from feedforward.data import load_fashion_mnist
 
-            X, y, _, _ = load_fashion_mnist()
-            return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64), "fashion-mnist"
-        except Exception:  # not installed: same shape, synthetic
+        try:
+            ds = load_fashion_mnist()
+            return np.ascontiguousarray(ds.X, dtype=np.float32), ds.y.astype(np.int64), "fashion-mnist"
+        except FileNotFoundError:  # Debian's package not installed: same shape, synthetic
             name = "synthetic"
     if name == "xor":
         X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)

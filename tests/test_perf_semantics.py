@@ -47,11 +47,13 @@ def test_train_eval_changes_only_the_record_not_the_training():
     assert hb["grad_norm"] == [None] * 3 and hb["train_loss"] != hl["train_loss"]
 
 
-def test_default_train_eval_is_loss_unless_the_gradient_is_needed():
+def test_default_train_eval_records_the_full_gradient_every_epoch():
     X, y = _blobs()
-    assert ff.Trainer(_net(), max_epochs=1).train_eval == "loss"
+    assert ff.Trainer(_net(), max_epochs=1).train_eval == "grad"
     assert ff.Trainer(_net(), max_epochs=1, grad_tol=1e-3).train_eval == "grad"
     assert ff.Trainer(_net(), max_epochs=1, diagnostics=True).train_eval == "grad"
+    h = ff.fit(_net(), X, y, lr=0.05, max_epochs=2, batch_size=16, rng=0)
+    assert len(h["grad_norm"]) == 2 and all(g is not None and g > 0 for g in h["grad_norm"])
 
 
 def test_grad_norm_recorded_by_train_eval_grad_is_the_full_gradient():
