@@ -37,3 +37,17 @@ else:
 def rng() -> np.random.Generator:
     """A seeded generator, fresh for each test."""
     return np.random.default_rng(20230)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    # The whole suite, however invoked (make test also sets OPENBLAS_NUM_THREADS=1).
+    # Two pytest workers on two cores: threaded BLAS would oversubscribe the machine
+    # (measured: the same run 5-10x slower under contention).
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(1):
+        yield

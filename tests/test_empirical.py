@@ -10,17 +10,6 @@ from feedforward.experiments import activations, depth, sgd_modes, uat
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Two pytest workers on two cores: threaded BLAS would oversubscribe the machine
-    # (measured: the same run 5-10x slower under contention).
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.mark.parametrize("module,order,spec", [(uat, 35, "L-UAT-1"), (depth, 45, "L-DEPTH-1"),
