@@ -37,12 +37,16 @@ def _target_array(y, z: Tensor, name: str, finite: bool = True) -> np.ndarray:
     return y
 
 
-def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, op: str) -> Tensor:
+def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, op: str,
+            factor: float = 1.0) -> Tensor:
     """Turn elementwise losses ``elem`` (shape of z) and ``d elem / d z`` into one node.
 
     ``d_elem`` is a function returning the derivative array: it is called only
     by the backward pass, so evaluation under ``no_grad`` never computes it.
     Examples are rows (axis 0); an example's loss is the mean of its elements.
+    ``factor`` multiplies the reduced loss (and its gradient) inside this node: the output
+    units' NLLs are a loss times a constant, and a separate multiply node costs a graph
+    record per step for nothing (``reduction`` "mean" or "sum" only).
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -69,6 +73,9 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
             out = (elem * wb).sum() / denom
             scale = wb / denom
         out = np.asarray(out, dtype=z.dtype)
+        if factor != 1.0:
+            out = out * z.dtype.type(factor)  # as `loss * factor` in z's dtype
+            scale = factor if scale is None else scale * factor
 
     def backward(g):
         grad = d_elem()
@@ -85,7 +92,7 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
     return Tensor._make(out, (z,), backward, op)
 
 
-def mse_loss(input, target, reduction: str = "mean", sample_weight=None) -> Tensor:
+def mse_loss(input, target, reduction: str = "mean", sample_weight=None, *, _factor=1.0) -> Tensor:
     """Mean squared error ``mean (z - y)^2``, as ``torch.nn.functional.mse_loss``.
 
     The Gaussian output unit's NLL (L-OUT-1) is ``1/2 ||y - z||^2`` per example,
@@ -94,10 +101,11 @@ def mse_loss(input, target, reduction: str = "mean", sample_weight=None) -> Tens
     z = as_tensor(input)
     y = _target_array(target, z, "mse_loss")
     diff = z.data - y
-    return _reduce(z, diff * diff, lambda: 2 * diff, sample_weight, reduction, "mse_loss")
+    return _reduce(z, diff * diff, lambda: 2 * diff, sample_weight, reduction, "mse_loss", _factor)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sample_weight=None) -> Tensor:
+def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sample_weight=None, *,
+                                     _factor=1.0) -> Tensor:
     """Bernoulli NLL from logits, ``-log sigmoid((2y - 1) z) = softplus((1 - 2y) z)`` (L-OUT-2).
 
     Computed as ``max(z, 0) - y z + log(1 + e^{-|z|})``, which equals
@@ -117,14 +125,23 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sam
         bad = y[(y < 0) | (y > 1)][0]
         raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {bad!r}")
     zd = z.data
-    elem = np.maximum(zd, 0) - zd * y + np.log1p(np.exp(-np.abs(zd)))
+    # e = exp(-|z|) is kept for the backward pass's sigmoid; the same operations in the same
+    # order as max(z, 0) - z y + log1p(e), without the temporaries.
+    e = np.abs(zd)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    elem = np.maximum(zd, zd.dtype.type(0))
+    elem -= zd * y
+    elem += np.log1p(e)
 
     def d_elem():  # sigmoid(z) - y, only when a backward pass asks for it
-        grad = _stable_sigmoid(zd)
+        # sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0 (never overflows).
+        grad = np.where(zd >= 0, zd.dtype.type(1), e)
+        grad /= 1 + e
         grad -= y
         return grad
 
-    return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits")
+    return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits", _factor)
 
 
 def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_weight=None) -> Tensor:

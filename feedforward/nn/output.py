@@ -66,7 +66,8 @@ class Gaussian(OutputUnit):
 
     def nll(self, z, y, sample_weight=None) -> Tensor:
         z = as_tensor(z)
-        return F.mse_loss(z, y, sample_weight=sample_weight) * (_outputs(z) / 2)
+        # The factor inside the loss node: no separate multiply node per step.
+        return F.mse_loss(z, y, sample_weight=sample_weight, _factor=_outputs(z) / 2)
 
     def mean(self, z):
         return z
@@ -86,7 +87,8 @@ class Bernoulli(OutputUnit):
 
     def nll(self, z, y, sample_weight=None) -> Tensor:
         z = as_tensor(z)
-        return F.binary_cross_entropy_with_logits(z, y, sample_weight=sample_weight) * _outputs(z)
+        # The factor inside the loss node: no separate multiply node per step.
+        return F.binary_cross_entropy_with_logits(z, y, sample_weight=sample_weight, _factor=_outputs(z))
 
     def mean(self, z):
         return _like_input(z, F.sigmoid(z))
