@@ -14,6 +14,7 @@ of one backward pass.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 
 import numpy as np
@@ -108,6 +109,9 @@ def _graph_freed(_grad):
     )
 
 
+_next_pass = itertools.count(1).__next__  # atomic under the GIL
+
+
 def _topological_order(root) -> list:
     """Nodes that need a gradient, parents before children.
 
@@ -115,10 +119,14 @@ def _topological_order(root) -> list:
     recursion limit on deep graphs: micrograd's trap). Leaves (no parents)
     go straight into the order when first met instead of through the stack:
     they have nothing to wait for, and they are half the nodes of a network.
+    A node is marked visited with this pass's number (``_mark``) and its gathered
+    gradient (``_pending``) is cleared as it is met: no ``id()``-keyed set or dict.
     """
+    mark = _next_pass()
+    root._mark = mark
+    root._pending = None
     order = []
     append = order.append
-    visited = {id(root)}
     # Each stack entry is (node, index of the next parent to visit).
     stack = [(root, 0)]
     while stack:
@@ -128,8 +136,9 @@ def _topological_order(root) -> list:
         while i < n:
             p = parents[i]
             i += 1
-            if p.requires_grad and id(p) not in visited:
-                visited.add(id(p))
+            if p.requires_grad and p._mark != mark:
+                p._mark = mark
+                p._pending = None
                 if p._parents:
                     stack.append((node, i))
                     stack.append((p, 0))
@@ -190,35 +199,40 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
                 f"tensor's shape {root.data.shape}."
             )
     handed = {id(_owner(gradient))}  # the caller's array must not become a .grad
-    grads = {id(root): gradient}
-    pop = grads.pop
-    for node in reversed(_topological_order(root)):
-        g = pop(id(node), None)
-        if g is None:
-            continue
-        fn = node._backward
-        if fn is None:  # a leaf
-            if node.grad is None and g.base is None and g.flags.writeable and id(g) not in handed \
-                    and g.dtype == node.data.dtype and g.shape == node.data.shape:
-                # The common case, inlined: a fresh array of the right kind becomes .grad.
-                handed.add(id(g))
-                node.grad = g
-            else:
-                _accumulate_leaf(node, g, handed)
-            continue
-        if node._retains_grad:
-            _accumulate_leaf(node, g, handed)
-        parents = node._parents
-        parent_grads = fn(g)
-        for p, pg in zip(parents, parent_grads):
-            if pg is None or not p.requires_grad:
+    order = _topological_order(root)
+    root._pending = gradient
+    try:
+        for node in reversed(order):
+            g = node._pending
+            if g is None:
                 continue
-            k = id(p)
-            prev = grads.get(k)
-            # Not `+=`: the stored array may be shared with another branch.
-            grads[k] = pg if prev is None else prev + pg
-        if not retain_graph:
-            # Free the saved arrays (closures) now: peak memory stays at one
-            # graph, and a second backward gets a clear error.
-            node._backward = _graph_freed
-            node._parents = ()
+            node._pending = None
+            fn = node._backward
+            if fn is None:  # a leaf
+                if node.grad is None and g.base is None and g.flags.writeable and id(g) not in handed \
+                        and g.dtype == node.data.dtype and g.shape == node.data.shape:
+                    # The common case, inlined: a fresh array of the right kind becomes .grad.
+                    handed.add(id(g))
+                    node.grad = g
+                else:
+                    _accumulate_leaf(node, g, handed)
+                continue
+            if node._retains_grad:
+                _accumulate_leaf(node, g, handed)
+            parents = node._parents
+            parent_grads = fn(g)
+            for p, pg in zip(parents, parent_grads):
+                if pg is None or not p.requires_grad:
+                    continue
+                prev = p._pending
+                # Not `+=`: the stored array may be shared with another branch.
+                p._pending = pg if prev is None else prev + pg
+            if not retain_graph:
+                # Free the saved arrays (closures) now: peak memory stays at one
+                # graph, and a second backward gets a clear error.
+                node._backward = _graph_freed
+                node._parents = ()
+    except BaseException:
+        for node in order:  # no gradient of a failed pass stays attached to the graph
+            node._pending = None
+        raise

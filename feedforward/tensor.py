@@ -95,6 +95,9 @@ class Tensor:
 
     __slots__ = (
         "data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retains_grad", "__weakref__",
+        # Backward-pass bookkeeping on the node itself (no id()-keyed set and dict per pass):
+        # the number of the last pass that reached it, and its gradient gathered so far.
+        "_mark", "_pending",
     )
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
@@ -112,6 +115,15 @@ class Tensor:
         self._backward = None
         self._op = ""
         self._retains_grad = False
+        self._mark = 0
+
+    def __setstate__(self, state):
+        # Pickles from before the backward bookkeeping slots: give them their default.
+        self._mark = 0
+        d, slots = state if isinstance(state, tuple) else (state, None)
+        for mapping in (d, slots):
+            for k, v in (mapping or {}).items():
+                setattr(self, k, v)
 
     # ------------------------------------------------------------------ graph
     @classmethod
@@ -125,6 +137,7 @@ class Tensor:
         out.grad = None
         out._retains_grad = False
         out._op = op
+        out._mark = 0
         if _grad_mode.enabled:
             for p in parents:
                 if p.requires_grad:
