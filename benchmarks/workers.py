@@ -102,30 +102,9 @@ def run_ff(spec, X, y, train_eval="batches"):
     return train(epochs)
 
 
-def run_ff_estimator(spec, X, y):
-    from feedforward.estimators import MLPClassifier
-
+def _time_classifier_fit(MLPClassifier, spec, X, y):
+    """Warm up, then time ``MLPClassifier(...).fit`` with scikit-learn's parameter names (both libraries)."""
     sizes = spec["sizes"]
-
-    def train():
-        clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="sgd", batch_size=spec["batch"],
-                            learning_rate_init=LR, momentum=0.0, alpha=0.0, max_iter=spec.get("epochs", 1),
-                            tol=0.0, n_iter_no_change=10**9, random_state=0)
-        t = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(X, y)
-        return time.perf_counter() - t
-
-    train()
-    return train()
-
-
-def run_sklearn(spec, X, y):
-    from sklearn.neural_network import MLPClassifier
-
-    sizes = spec["sizes"]
-    X = X.astype(spec.get("sklearn_dtype", "float32"))
 
     def train():
         clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="sgd", batch_size=spec["batch"],
@@ -133,12 +112,24 @@ def run_sklearn(spec, X, y):
                             tol=0.0, n_iter_no_change=10**9, shuffle=True, random_state=0)
         t = time.perf_counter()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # max_iter reached: ConvergenceWarning by design
             clf.fit(X, y)
         return time.perf_counter() - t
 
     train()
     return train()
+
+
+def run_ff_estimator(spec, X, y):
+    from feedforward.estimators import MLPClassifier
+
+    return _time_classifier_fit(MLPClassifier, spec, X, y)
+
+
+def run_sklearn(spec, X, y):
+    from sklearn.neural_network import MLPClassifier
+
+    return _time_classifier_fit(MLPClassifier, spec, X.astype(spec.get("sklearn_dtype", "float32")), y)
 
 
 def run_torch(spec, X, y):
