@@ -273,43 +273,6 @@ def _format_metrics(m: dict, what: str) -> str:
     return f"{what} MAE: {m['mae']:.4g}   RMSE: {m['rmse']:.4g}   R^2: {m['r2']:.4f}   (n={m['n']})"
 
 
-def _confusion(y_true, y_pred, n_classes: int) -> np.ndarray:
-    return np.bincount(n_classes * np.asarray(y_true) + np.asarray(y_pred),
-                       minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def plot_confusion_matrix(cm, labels, path, title="Confusion matrix"):
-    """Draw a confusion matrix (rows: true class, columns: predicted) with counts, and save it."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("figures need matplotlib: pip install feedforward[plot]") from exc
-    cm = np.asarray(cm)
-    k = len(cm)
-    size = max(4.0, 0.45 * k + 2)
-    fig = Figure(figsize=(size + 1, size), layout="constrained")
-    ax = fig.subplots()
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ticks = np.arange(k)
-    short = [str(s)[:12] for s in labels]
-    ax.set_xticks(ticks, short, rotation=45 if max(len(s) for s in short) > 2 else 0, ha="right")
-    ax.set_yticks(ticks, short)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    if k <= 20:
-        top = cm.max() if cm.size else 0
-        for i in range(k):
-            for j in range(k):
-                if cm[i, j]:
-                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                            color="white" if cm[i, j] > top / 2 else "black")
-    acc = np.trace(cm) / max(cm.sum(), 1)
-    ax.set_title(f"{title} (accuracy {acc:.3f})")
-    fig.savefig(path, dpi=100)
-    return fig
-
-
 # ----------------------------------------------------------- the model bundle
 def _standardizer(info):
     from .data import Standardizer
@@ -443,9 +406,11 @@ def _cmd_train(args) -> int:
         history.plot(out / "loss_curve.png", title=f"{ds.name}: loss per epoch")
         written.append(out / "loss_curve.png")
         if ds.task == "classification":
-            cm = _confusion(y_te, pred, ds.n_classes)
-            plot_confusion_matrix(cm, ds.target_names, out / "confusion_matrix.png",
-                                  title=f"{ds.name} test set")
+            from .experiments._plot import plot_confusion
+            from .training.metrics import confusion_matrix
+
+            cm = confusion_matrix(y_te, pred, ds.n_classes)
+            plot_confusion(cm, ds.target_names, out, "confusion_matrix.png", title=f"{ds.name} test set")
             written.append(out / "confusion_matrix.png")
     _say(f"{history.epochs} epochs in {seconds:.1f} s (stopped: {history.stop_reason}); wrote "
          + ", ".join(str(p) for p in written))

@@ -90,3 +90,12 @@ def compare(fn, inputs, torch_fn=None, *, const=(), grad=True, rtol=RTOL, atol=A
         assert t.grad.dtype == t.dtype, f"input {i}: grad dtype {t.grad.dtype}, expected {t.dtype}"
         np.testing.assert_allclose(t.grad, want, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
     return out, ff_in
+
+
+def blobs(n=90, classes=3, seed=0):
+    """A small classification set: ``classes`` Gaussian blobs in 4-D, float32 ``X`` and int ``y``."""
+    r = np.random.default_rng(seed)
+    centers = r.standard_normal((classes, 4)) * 3
+    y = np.arange(n) % classes
+    X = centers[y] + r.standard_normal((n, 4))
+    return X.astype(np.float32), y

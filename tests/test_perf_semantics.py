@@ -11,14 +11,7 @@ import pytest
 
 import feedforward as ff
 import feedforward.functional as F
-
-
-def _blobs(n=90, classes=3, seed=0):
-    r = np.random.default_rng(seed)
-    centers = r.standard_normal((classes, 4)) * 3
-    y = np.arange(n) % classes
-    X = centers[y] + r.standard_normal((n, 4))
-    return X.astype(np.float32), y
+from helpers import blobs as _blobs
 
 
 def _net(seed=0):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["require_matplotlib", "figure", "save", "region_image", "draw_polygon", "INSIDE_CMAP"]
+__all__ = ["require_matplotlib", "figure", "save", "region_image", "draw_polygon", "plot_confusion", "INSIDE_CMAP"]
 
 INSIDE_CMAP = "Blues"
 
@@ -66,3 +66,26 @@ def draw_polygon(ax, vertices, **kw):
     kw.setdefault("color", "crimson")
     kw.setdefault("linewidth", 1.2)
     return ax.plot(closed[:, 0], closed[:, 1], **kw)
+
+
+def plot_confusion(cm, labels, out_dir, filename, title) -> str:
+    """Save a confusion-matrix figure (true class in rows, predicted in columns); returns ``filename``."""
+    cm = np.asarray(cm)
+    k = len(cm)
+    fig, ax = figure(size=(0.5 * k + 3.2, 0.5 * k + 2.4))
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    short = [str(s)[:11] for s in labels]
+    ax.set_xticks(range(k), short, rotation=45 if max(map(len, short)) > 2 else 0,
+                  ha="right" if max(map(len, short)) > 2 else "center")
+    ax.set_yticks(range(k), short)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    top = cm.max() if cm.size else 0
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > top / 2 else "black")
+    ax.set_title(f"{title}\naccuracy {np.trace(cm) / max(cm.sum(), 1):.4f}")
+    return save(fig, out_dir, filename)

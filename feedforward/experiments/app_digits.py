@@ -12,7 +12,9 @@ import time
 
 import numpy as np
 
+from ..training.metrics import confusion_matrix
 from . import _plot
+from ._plot import plot_confusion
 
 ORDER = 90
 TITLE = "Application: handwritten digits (8x8)"
@@ -23,35 +25,6 @@ CLAIM = (
 )
 
 BAR = 0.97
-
-
-def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
-    """Counts ``cm[i, j]`` of examples of true class ``i`` predicted as ``j``."""
-    idx = n_classes * np.asarray(y_true, dtype=np.int64) + np.asarray(y_pred, dtype=np.int64)
-    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def plot_confusion(cm, labels, out_dir, filename, title) -> str:
-    """Save a confusion-matrix figure (true class in rows, predicted in columns); returns ``filename``."""
-    cm = np.asarray(cm)
-    k = len(cm)
-    fig, ax = _plot.figure(size=(0.5 * k + 3.2, 0.5 * k + 2.4))
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    short = [str(s)[:11] for s in labels]
-    ax.set_xticks(range(k), short, rotation=45 if max(map(len, short)) > 2 else 0,
-                  ha="right" if max(map(len, short)) > 2 else "center")
-    ax.set_yticks(range(k), short)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    top = cm.max() if cm.size else 0
-    for i in range(k):
-        for j in range(k):
-            if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > top / 2 else "black")
-    ax.set_title(f"{title}\naccuracy {np.trace(cm) / max(cm.sum(), 1):.4f}")
-    return _plot.save(fig, out_dir, filename)
 
 
 def plot_mistakes(X, y_true, y_pred, labels, image_shape, out_dir, filename, title, n=12) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METRICS", "GREATER_IS_BETTER", "accuracy", "mse", "mae", "r2", "resolve_metrics"]
+__all__ = ["METRICS", "GREATER_IS_BETTER", "accuracy", "mse", "mae", "r2", "resolve_metrics", "confusion_matrix"]
 
 
 def _rows(pred, y):
@@ -95,3 +95,9 @@ def resolve_metrics(metrics, task: str) -> list:
     if len(set(names)) != len(names):
         raise ValueError(f"metrics has duplicates: {names}")
     return names
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts ``cm[i, j]`` of examples of true class ``i`` predicted as ``j``."""
+    idx = n_classes * np.asarray(y_true, dtype=np.int64) + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
