@@ -9,11 +9,12 @@ from .activations import (
     abs_rectify, elu, generalized_relu, identity, leaky_relu, log_softmax, logsumexp, prelu, relu,
     rrelu, sigmoid, softmax, softplus, tanh,
 )
+from .chain import linear_chain
 from .linear import linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 
 __all__ = [
     "relu", "abs_rectify", "generalized_relu", "leaky_relu", "prelu", "rrelu", "elu",
     "sigmoid", "tanh", "softplus", "logsumexp", "log_softmax", "softmax", "identity",
-    "linear", "mse_loss", "binary_cross_entropy_with_logits", "cross_entropy",
+    "linear", "linear_chain", "mse_loss", "binary_cross_entropy_with_logits", "cross_entropy",
 ]

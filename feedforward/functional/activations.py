@@ -12,6 +12,9 @@ each is tested against that composition.
 
 from __future__ import annotations
 
+import functools
+from typing import Callable, NamedTuple
+
 import numpy as np
 
 from ..tensor import Tensor, _axis_tuple, as_tensor
@@ -22,20 +25,67 @@ __all__ = [
 ]
 
 
+class UnitKernel(NamedTuple):
+    """A hidden unit's forward and derivative as array kernels, shared by its graph op and the fused
+    layer chain (:func:`feedforward.functional.chain.linear_chain`).
+
+    ``forward(z, inplace)`` returns ``g(z)`` (written over ``z`` when ``inplace``);
+    ``backward(grad, out, inplace)`` returns ``grad * g'(z)`` computed from the output ``out = g(z)``
+    alone (written over ``grad`` when ``inplace``): the pre-activation need not be kept.
+    """
+
+    forward: Callable
+    backward: Callable
+
+
+def _relu_forward(z, inplace=False):
+    # max(z, 0) against a zero of z's dtype (a Python 0 is converted on every call).
+    return np.maximum(z, z.dtype.type(0), out=z if inplace else None)
+
+
+def _relu_backward(g, out, inplace=False):
+    # z <= 0 takes the left derivative 0 (L-AD-3). out > 0 exactly where z > 0, so the
+    # mask comes from the output instead of being kept alive.
+    return np.multiply(g, out > 0, out=g if inplace else None)
+
+
+RELU = UnitKernel(_relu_forward, _relu_backward)
+
+
+@functools.lru_cache(maxsize=64)
+def slope_kernel(a: float) -> UnitKernel:
+    """``g(z, a) = max(0, z) + a min(0, z)`` for a fixed slope ``a > 0``: then ``g(z) > 0`` exactly
+    where ``z > 0``, so the derivative (1 or ``a``, the left one at 0: L-AD-3) comes from the output."""
+    if not a > 0:
+        raise ValueError(f"slope_kernel needs a > 0, got {a}")
+
+    def forward(z, inplace=False):
+        s = z.dtype.type(a)
+        if not inplace:
+            return np.where(z > 0, z, z * s)
+        np.multiply(z, s, out=z, where=z <= 0)  # a NaN is kept, as the np.where above keeps it
+        return z
+
+    def backward(g, out, inplace=False):
+        return np.where(out > 0, g, g * g.dtype.type(a))
+
+    return UnitKernel(forward, backward)
+
+
 def _rectifier(z: Tensor, a: float, op: str) -> Tensor:
     """g(z, a) = max(0, z) + a min(0, z) for a fixed slope ``a``."""
     z = z if isinstance(z, Tensor) else as_tensor(z)
     zd = z.data
-    if a == 0:
-        # max(z, 0) against a zero of z's dtype (a Python 0 is converted on every call).
-        out = np.maximum(zd, zd.dtype.type(0))
+    if a >= 0:
+        kernel = RELU if a == 0 else slope_kernel(a)
+        out = kernel.forward(zd)
+        unit_backward = kernel.backward
 
         def backward(g):
-            # z <= 0 takes the left derivative 0 (L-AD-3). out > 0 exactly where z > 0,
-            # so the mask is recomputed from the output instead of being kept alive.
-            return (g * (out > 0),)
+            return (unit_backward(g, out),)
 
         return Tensor._make(out, (z,), backward, op)
+    # A negative slope: g(z) > 0 also for z < 0, so the derivative needs the input's sign.
     positive = zd > 0
     out = np.where(positive, zd, zd * np.asarray(a, dtype=zd.dtype))
 
@@ -133,19 +183,46 @@ def rrelu(z, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False,
     return Tensor._make(out, (z,), backward, "rrelu")
 
 
+@functools.lru_cache(maxsize=64)
+def elu_kernel(alpha: float) -> UnitKernel:
+    """ELU for ``alpha > 0``: ``g(z) > 0`` exactly where ``z > 0``, and for ``z <= 0`` the derivative
+    ``alpha e^z`` is ``g(z) + alpha``, so both come from the output."""
+    if not alpha > 0:
+        raise ValueError(f"elu_kernel needs alpha > 0, got {alpha}")
+
+    def forward(z, inplace=False):
+        # expm1 on the non-positive part only: no overflow for large positive z.
+        neg = alpha * np.expm1(np.minimum(z, 0))
+        return np.where(z > 0, z, neg).astype(z.dtype, copy=False)
+
+    def backward(g, out, inplace=False):
+        # alpha e^z = out + alpha for z <= 0 (the left derivative at 0).
+        return np.where(out > 0, g, g * (out + alpha)).astype(g.dtype, copy=False)
+
+    return UnitKernel(forward, backward)
+
+
 def elu(z, alpha: float = 1.0) -> Tensor:
     """Exponential linear unit ``z if z > 0 else alpha (e^z - 1)`` (L-ACT-3)."""
     z = as_tensor(z)
+    if alpha > 0:
+        kernel = elu_kernel(float(alpha))
+        out = kernel.forward(z.data)
+        unit_backward = kernel.backward
+
+        def backward(g):
+            return (unit_backward(g, out),)
+
+        return Tensor._make(out, (z,), backward, "elu")
     positive = z.data > 0
-    # expm1 on the non-positive part only: no overflow for large positive z.
     neg = alpha * np.expm1(np.minimum(z.data, 0))
     out = np.where(positive, z.data, neg).astype(z.dtype, copy=False)
 
-    def backward(g):
+    def backward_any_alpha(g):
         # derivative alpha e^z = neg + alpha for z <= 0 (left derivative at 0).
         return (np.where(positive, g, g * (neg + alpha)).astype(g.dtype, copy=False),)
 
-    return Tensor._make(out, (z,), backward, "elu")
+    return Tensor._make(out, (z,), backward_any_alpha, "elu")
 
 
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -154,24 +231,51 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
+def _sigmoid_forward(z, inplace=False):
+    return _stable_sigmoid(z)
+
+
+def _sigmoid_backward(g, s, inplace=False):
+    # g s (1 - s): the derivative from the output (L-ACT-4).
+    d = np.multiply(g, s, out=g if inplace else None)
+    d *= 1 - s
+    return d
+
+
+SIGMOID = UnitKernel(_sigmoid_forward, _sigmoid_backward)
+
+
 def sigmoid(z) -> Tensor:
     """Logistic sigmoid ``1 / (1 + e^-z)``, stable in both tails (L-ACT-4)."""
     z = as_tensor(z)
     s = _stable_sigmoid(z.data)
 
     def backward(g):
-        return (g * s * (1 - s),)
+        return (_sigmoid_backward(g, s),)
 
     return Tensor._make(s, (z,), backward, "sigmoid")
+
+
+def _tanh_forward(z, inplace=False):
+    return np.tanh(z, out=z if inplace else None)
+
+
+def _tanh_backward(g, t, inplace=False):
+    d = t * t
+    np.subtract(1, d, out=d)  # 1 - tanh(z)^2 (L-ACT-5), from the output
+    return np.multiply(g, d, out=g if inplace else d)
+
+
+TANH = UnitKernel(_tanh_forward, _tanh_backward)
 
 
 def tanh(z) -> Tensor:
     """Hyperbolic tangent; derivative ``1 - tanh(z)^2`` (L-ACT-5)."""
     z = as_tensor(z)
-    t = np.tanh(z.data)
+    t = _tanh_forward(z.data)
 
     def backward(g):
-        return (g * (1 - t * t),)
+        return (_tanh_backward(g, t),)
 
     return Tensor._make(t, (z,), backward, "tanh")
 

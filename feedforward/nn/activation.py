@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..functional import activations as FA
 from .._rng import as_rng
 from .module import Module, Parameter
 
@@ -21,6 +22,11 @@ __all__ = [
 
 class ReLU(Module):
     """``max(0, z)`` (L-ACT-1)."""
+
+    _chain = "unit"
+
+    def _kernel(self):
+        return FA.RELU
 
     def forward(self, z):
         return F.relu(z)
@@ -36,8 +42,14 @@ class AbsRectify(Module):
 class LeakyReLU(Module):
     """``max(0, z) + a min(0, z)`` with a small fixed ``a`` (default 0.01) (L-ACT-2)."""
 
+    _chain = "unit"
+
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = float(negative_slope)
+
+    def _kernel(self):
+        a = self.negative_slope
+        return FA.RELU if a == 0 else FA.slope_kernel(a) if a > 0 else None
 
     def forward(self, z):
         return F.leaky_relu(z, self.negative_slope)
@@ -87,8 +99,13 @@ class RReLU(Module):
 class ELU(Module):
     """``z if z > 0 else alpha (e^z - 1)`` (L-ACT-3)."""
 
+    _chain = "unit"
+
     def __init__(self, alpha: float = 1.0):
         self.alpha = float(alpha)
+
+    def _kernel(self):
+        return FA.elu_kernel(self.alpha) if self.alpha > 0 else None
 
     def forward(self, z):
         return F.elu(z, self.alpha)
@@ -100,6 +117,11 @@ class ELU(Module):
 class Sigmoid(Module):
     """``1 / (1 + e^-z)`` (L-ACT-4)."""
 
+    _chain = "unit"
+
+    def _kernel(self):
+        return FA.SIGMOID
+
     def forward(self, z):
         return F.sigmoid(z)
 
@@ -107,12 +129,19 @@ class Sigmoid(Module):
 class Tanh(Module):
     """``tanh(z) = 2 sigmoid(2z) - 1`` (L-ACT-5)."""
 
+    _chain = "unit"
+
+    def _kernel(self):
+        return FA.TANH
+
     def forward(self, z):
         return F.tanh(z)
 
 
 class Identity(Module):
     """The linear unit: ``z`` unchanged."""
+
+    _chain = "skip"
 
     def forward(self, z):
         return z

@@ -9,7 +9,7 @@ from .._validation import check_positive
 from ..functional.linear import linear
 from ..tensor import Tensor
 from .init import initialize
-from .module import Module, Parameter
+from .module import Module, Parameter, _as_input
 
 __all__ = ["Linear"]
 
@@ -42,6 +42,8 @@ class Linear(Module):
     (1, 2)
     """
 
+    _chain = "affine"  # Sequential may fuse it (functional/chain.py)
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  init="glorot_uniform", bias_init: float = 0.0, rng=None, dtype=np.float32):
         check_positive(in_features, "in_features", integer=True)
@@ -53,15 +55,9 @@ class Linear(Module):
         self.bias = Parameter(initialize(bias_init, (out_features,), rng, dtype)) if bias else None
 
     def forward(self, x):
-        if not getattr(x, "requires_grad", False):
-            # Data (not a graph node) is brought to the layer's dtype, as Keras does:
-            # float64 arrays from scikit-learn must not silently make the whole network float64.
-            data = np.asarray(getattr(x, "data", x))
-            if data.dtype != self.weight.dtype:
-                if data.dtype.kind not in "iufb":
-                    raise TypeError(f"Linear: input must be numeric, got dtype {data.dtype}")
-                x = Tensor(data.astype(self.weight.dtype))
-        return linear(x, self.weight, self.bias)
+        # Data (not a graph node) is brought to the layer's dtype, as Keras does:
+        # float64 arrays from scikit-learn must not silently make the whole network float64.
+        return linear(_as_input(x, self.weight), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         bias = self.bias is not None

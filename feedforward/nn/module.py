@@ -12,6 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..functional.chain import linear_chain
 from ..tensor import Tensor
 
 __all__ = ["Parameter", "Module", "Sequential", "eval_mode"]
@@ -40,6 +41,11 @@ class Module:
     """
 
     training: bool = True
+    # How a Sequential may run this module inside one fused graph node
+    # (feedforward.functional.chain): "affine" (Linear), "unit" (a hidden unit whose
+    # ``_kernel()`` gives array kernels), "skip" (the identity), or None: layer by layer.
+    # Read from the class's own __dict__, so a subclass that changes forward() is never fused.
+    _chain = None
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -179,9 +185,29 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x):
+        plan = self._chain_plan()
+        if plan is not None:
+            # The same numbers as the loop below, as one graph node (see functional/chain.py).
+            return linear_chain(_as_input(x, plan[0][0]), plan)
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def _chain_plan(self):
+        """``[(weight, bias, unit kernel), ...]`` when every layer can run fused, else None."""
+        plan = []
+        for m in self.layers:
+            role = type(m).__dict__.get("_chain")
+            if role is None or "forward" in m.__dict__:  # e.g. a diagnostics probe wraps forward
+                return None
+            if role == "affine":
+                plan.append([m.weight, m.bias, None])
+            elif role == "unit":
+                kernel = m._kernel()
+                if kernel is None or not plan or plan[-1][2] is not None:
+                    return None  # a unit must follow an affine layer directly
+                plan[-1][2] = kernel
+        return plan or None
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -199,6 +225,19 @@ class Sequential(Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
         self.layers.append(layer)
         return self
+
+
+def _as_input(x, weight):
+    """What ``Linear.forward`` does to its input: data (not a graph node) is brought to the
+    layer's dtype, as Keras does, so float64 arrays do not make the network float64."""
+    if getattr(x, "requires_grad", False):
+        return x
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if data.dtype != weight.data.dtype:
+        if data.dtype.kind not in "iufb":
+            raise TypeError(f"Linear: input must be numeric, got dtype {data.dtype}")
+        return Tensor(data.astype(weight.data.dtype))
+    return x
 
 
 @contextlib.contextmanager

@@ -544,24 +544,35 @@ class Trainer:
         instead of allocating and building a state_dict each time.
         """
         opt = self.optimizer
-        if previous is None or any(w.shape != p.data.shape for p, w in zip(self.params, previous[0])):
-            weights = [p.data.copy() for p in self.params]
+        params = self.params
+        weights = None if previous is None else previous[0]
+        if weights is not None and len(weights) == len(params):
+            for p, w in zip(params, weights):
+                d = p.data
+                if w.shape != d.shape or w.dtype != d.dtype:
+                    weights = None
+                    break
+                np.copyto(w, d)
         else:
-            weights = previous[0]
-            for p, w in zip(self.params, weights):
-                np.copyto(w, p.data)
-        state = [
-            {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} if st else {}
-            for st in opt.state
-        ]
+            weights = None
+        if weights is None:
+            weights = [p.data.copy() for p in params]
+        state = opt.state
+        if any(state):  # plain SGD keeps no state: nothing to copy
+            state = [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} if st else {}
+                     for st in state]
+        else:
+            state = None
         return weights, (opt.step_count, state, opt.lr)
 
     def _restore_snapshot(self, snap):
         for p, w in zip(self.params, snap[0]):
             np.copyto(p.data, w)
         self.optimizer.step_count, state, self.optimizer.lr = snap[1]
-        self.optimizer.state = [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
-                                for st in state]
+        self.optimizer.state = (
+            [{} for _ in self.optimizer.params] if state is None
+            else [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} for st in state]
+        )
 
     # ------------------------------------------------------------- loop
     def _run(self, data, max_epochs, partial):
@@ -589,6 +600,13 @@ class Trainer:
         elapsed = float(elapsed) if isinstance(elapsed, (int, float)) else 0.0
         t_start = time.perf_counter() - elapsed
         reason = None
+        user_fp = np.geterr()
+        # Overflow and invalid operations are caught by the divergence checks and reported as
+        # one DivergenceWarning, not as NumPy RuntimeWarnings: the loop runs with them quiet
+        # (entered once per run: np.errstate costs microseconds, a tiny network's whole epoch
+        # is ~100), and the user's callbacks run with the user's own settings.
+        quiet = _quiet_fp()
+        quiet.__enter__()
         try:
             while self.epoch < max_epochs:
                 epoch = self.epoch + 1
@@ -597,19 +615,16 @@ class Trainer:
                     self.optimizer.lr = lr
                 batch_size = self._batch_size_for(epoch, train.n)
                 t0 = time.perf_counter()
-                # Overflow and invalid operations are caught by the divergence check below and
-                # reported as one DivergenceWarning, not as NumPy RuntimeWarnings.
-                with _quiet_fp():
-                    n_updates, loss_sum, bad, cb_stop = self._train_epoch(train, epoch, batch_size)
-                    if bad is None:
-                        ev = self._end_of_epoch(train, loss_sum)
-                        gn = ev["grad_norm"]
-                        if not (math.isfinite(ev["loss"]) and (gn is None or math.isfinite(gn))):
-                            bad = f"the training loss at the end of the epoch is {ev['loss']}"
-                        elif not _all_finite(self.params):
-                            bad = "the weights are no longer finite"
-                    if bad is None:
-                        record = self._record(epoch, ev, val, lr, batch_size, n_updates, loss_sum)
+                n_updates, loss_sum, bad, cb_stop = self._train_epoch(train, epoch, batch_size)
+                if bad is None:
+                    ev = self._end_of_epoch(train, loss_sum)
+                    gn = ev["grad_norm"]
+                    if not (math.isfinite(ev["loss"]) and (gn is None or math.isfinite(gn))):
+                        bad = f"the training loss at the end of the epoch is {ev['loss']}"
+                    elif not _all_finite(self.params):
+                        bad = "the weights are no longer finite"
+                if bad is None:
+                    record = self._record(epoch, ev, val, lr, batch_size, n_updates, loss_sum)
                 if bad is not None:
                     self._restore_snapshot(snapshot)
                     self._grad_cache_epoch = None
@@ -639,7 +654,9 @@ class Trainer:
                 )
                 if self.batch_schedule is not None:
                     self.batch_schedule.observe(epoch, record["train_loss"])
-                cb_stop = call_hook(self.callbacks, "on_epoch_end", self, epoch, record) or cb_stop
+                if self.callbacks:
+                    with np.errstate(**user_fp):
+                        cb_stop = call_hook(self.callbacks, "on_epoch_end", self, epoch, record) or cb_stop
                 cb_stop = cb_stop or self.stop_training
                 if bar is not None:
                     bar.set_postfix(_postfix(record, self.metrics[0]), refresh=False)
@@ -665,6 +682,7 @@ class Trainer:
                 if not partial:
                     reason = "max_epochs"
         finally:
+            quiet.__exit__(None, None, None)
             if bar is not None:
                 bar.close()
             self.model.train(was_training)
