@@ -164,3 +164,78 @@ def test_no_grad_decorator_is_reentrant():
 
     assert depth(3) == [False] * 4
     assert ff.is_grad_enabled() and (w * 2).requires_grad
+
+
+# ------------------------------------------------------------------ snapshot
+def _snap_params(dtypes=(np.float32, np.float32)):
+    r = np.random.default_rng(0)
+    return [ff.nn.Parameter(r.standard_normal((3, 2)).astype(dtypes[0])),
+            ff.nn.Parameter(r.standard_normal(4).astype(dtypes[1]))]
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float32), (np.float64, np.float64), (np.float32, np.float64)])
+def test_snapshot_keeps_the_committed_weights_while_the_spare_is_refilled(dtypes):
+    from feedforward.training.snapshot import Snapshot
+
+    params = _snap_params(dtypes)
+    snap = Snapshot(params, ff.optim.SGD(params, lr=0.1))
+    first = [p.data.copy() for p in params]
+    for epoch in range(3):  # check + commit cycles reuse two buffers; the kept one never moves
+        for p in params:
+            p.data += 1
+        assert snap.check()
+        snap.commit()
+    kept = [p.data.copy() for p in params]
+    for p in params:
+        p.data[...] = np.nan
+    assert not snap.check()  # writes into the spare only
+    snap.restore()
+    for p, w, w0 in zip(params, kept, first):
+        np.testing.assert_array_equal(p.data, w)
+        np.testing.assert_array_equal(p.data, w0 + 3)
+    assert snap.matches()
+
+
+def test_snapshot_finiteness_is_exact_for_float64_weights_whose_sum_overflows():
+    from feedforward.training.snapshot import Snapshot
+
+    p = ff.nn.Parameter(np.array([1e308, 1e308, 1e308]))
+    snap = Snapshot([p], ff.optim.SGD([p]))
+    assert snap.check()  # the float64 sum is inf, every weight is finite
+    p.data[1] = np.inf
+    assert not snap.check()
+
+
+def test_snapshot_restores_the_optimizer_state_and_follows_a_shape_change():
+    from feedforward.training.snapshot import Snapshot
+
+    params = _snap_params()
+    opt = ff.optim.SGD(params, lr=0.1, momentum=0.9)
+    for p in params:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    snap = Snapshot(params, opt)
+    buf = [st["momentum_buffer"].copy() for st in opt.state]
+    opt.step()
+    snap.restore()
+    assert opt.step_count == 1
+    for st, b in zip(opt.state, buf):
+        np.testing.assert_array_equal(st["momentum_buffer"], b)
+    params[1].data = np.zeros(7, np.float32)  # a replaced array of another shape
+    assert snap.check()
+    snap.commit()
+    params[1].data[:] = 5
+    snap.restore()
+    np.testing.assert_array_equal(params[1].data, np.zeros(7, np.float32))
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (32, 10), (128, 256), (0, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_as_a_product_with_ones_is_the_row_sum(shape, dtype):
+    from feedforward.functional.linear import bias_grad
+
+    g = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    got = bias_grad(g)
+    assert got.dtype == dtype and got.shape == (shape[1],)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, g.sum(axis=0, dtype=np.float64), rtol=rtol, atol=rtol * np.sqrt(shape[0] + 1))

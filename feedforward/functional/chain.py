@@ -30,11 +30,11 @@ import numpy as np
 
 from ..autograd import _mode as _grad_mode
 from ..tensor import Tensor, as_tensor
+from .linear import bias_grad
 
 __all__ = ["linear_chain"]
 
 _dot = np.dot
-_add_reduce = np.add.reduce
 
 
 def linear_chain(x, layers) -> Tensor:
@@ -59,7 +59,12 @@ def linear_chain(x, layers) -> Tensor:
         if b is not None:
             parents.append(b)
     parents = tuple(parents)
-    record = _grad_mode.enabled and any(p.requires_grad for p in parents)
+    record = False
+    if _grad_mode.enabled:
+        for p in parents:
+            if p.requires_grad:
+                record = True
+                break
     saved = []  # (h(k-1), W(k), h(k)) per layer: what the backward pass reads
     for k, (W, b, unit) in enumerate(layers):
         Wd = W.data
@@ -94,7 +99,7 @@ def linear_chain(x, layers) -> Tensor:
                 G = unit.backward(G, h_out, owned)
                 owned = True
             if b is not None:
-                grads.append(_add_reduce(G, axis=0) if b.requires_grad else None)
+                grads.append(bias_grad(G) if b.requires_grad else None)
             grads.append(_dot(h_in.T, G) if W.requires_grad else None)
             if k or x.requires_grad:
                 G = _dot(G, Wd.T)

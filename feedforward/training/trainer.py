@@ -40,6 +40,7 @@ from .callbacks import call_hook, check_callbacks
 from .diagnostics import ActivationProbe, layer_grad_norms
 from .history import History
 from .metrics import METRICS, resolve_metrics
+from .snapshot import Snapshot
 from .stopping import MONITORS, Monitor, grad_norm_reached
 
 __all__ = ["Trainer", "fit", "DivergenceWarning", "DEFAULT_BATCH_SIZE"]
@@ -537,43 +538,6 @@ class Trainer:
         keep = self.early_stopping and self.restore_best
         return Monitor(key, self.metrics[0], self.min_delta, keep_weights=keep)
 
-    def _snapshot(self, previous=None):
-        """The weights and optimizer state to go back to if the next epoch diverges.
-
-        Taken every epoch, so it reuses the arrays of ``previous`` (copies into them)
-        instead of allocating and building a state_dict each time.
-        """
-        opt = self.optimizer
-        params = self.params
-        weights = None if previous is None else previous[0]
-        if weights is not None and len(weights) == len(params):
-            for p, w in zip(params, weights):
-                d = p.data
-                if w.shape != d.shape or w.dtype != d.dtype:
-                    weights = None
-                    break
-                np.copyto(w, d)
-        else:
-            weights = None
-        if weights is None:
-            weights = [p.data.copy() for p in params]
-        state = opt.state
-        if any(state):  # plain SGD keeps no state: nothing to copy
-            state = [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} if st else {}
-                     for st in state]
-        else:
-            state = None
-        return weights, (opt.step_count, state, opt.lr)
-
-    def _restore_snapshot(self, snap):
-        for p, w in zip(self.params, snap[0]):
-            np.copyto(p.data, w)
-        self.optimizer.step_count, state, self.optimizer.lr = snap[1]
-        self.optimizer.state = (
-            [{} for _ in self.optimizer.params] if state is None
-            else [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} for st in state]
-        )
-
     # ------------------------------------------------------------- loop
     def _run(self, data, max_epochs, partial):
         train, val = data["train"], data["val"]
@@ -592,7 +556,7 @@ class Trainer:
         # on a list made once, unless a module overrides train()/eval() (then call them).
         plain = all(type(m).train is Module.train and type(m).eval is Module.eval for m in modules)
         self._mode_modules = modules if plain else None
-        snapshot = self._snapshot()
+        snapshot = Snapshot(self.params, self.optimizer)
         bar = None
         if self.progress and not partial:
             bar = _need_tqdm()(total=max_epochs, initial=self.epoch, desc="training", unit="epoch")
@@ -621,12 +585,12 @@ class Trainer:
                     gn = ev["grad_norm"]
                     if not (math.isfinite(ev["loss"]) and (gn is None or math.isfinite(gn))):
                         bad = f"the training loss at the end of the epoch is {ev['loss']}"
-                    elif not _all_finite(self.params):
+                    elif not snapshot.check():  # copies the weights for the snapshot below, too
                         bad = "the weights are no longer finite"
                 if bad is None:
                     record = self._record(epoch, ev, val, lr, batch_size, n_updates, loss_sum)
                 if bad is not None:
-                    self._restore_snapshot(snapshot)
+                    snapshot.restore()
                     self._grad_cache_epoch = None
                     restored = f"the end of epoch {self.epoch}" if self.epoch else "the start"
                     warnings.warn(
@@ -643,9 +607,9 @@ class Trainer:
                 self.history.append(record)
                 self.epoch = epoch
                 self.samples_seen += train.n
-                snapshot = self._snapshot(snapshot)
+                snapshot.commit()
                 if self.mode == "batch" and self._deterministic:
-                    self._grad_cache_epoch = (epoch, snapshot[0])
+                    self._grad_cache_epoch = (epoch, snapshot)
                 if not partial:
                     monitor.update(epoch, record, self.params)
                     self.history.best_epoch = monitor.best_epoch
@@ -712,7 +676,7 @@ class Trainer:
                 and cached[0] == self.epoch
                 and (
                     not self.callbacks
-                    or all(np.array_equal(p.data, w) for p, w in zip(self.params, cached[1]))
+                    or cached[1].matches()
                 )
             ):
                 self._evaluate(train, grad=True, diagnostics=False, train_mode=True, metrics=False)
@@ -1016,22 +980,6 @@ def _check_finite_fast(a, name):
 
 def _quiet_fp():
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
-
-
-def _all_finite(params) -> bool:
-    """Every weight finite: a float64 sum over all float32 weights, not isfinite + all per array."""
-    small = [p.data.ravel() for p in params if p.data.dtype.itemsize <= 4]
-    if small:
-        # The float64 sum of float32 values cannot overflow, so it is finite exactly
-        # when every value is (a NaN or an inf makes it NaN or inf).
-        flat = np.concatenate(small, dtype=np.float64) if len(small) > 1 else small[0]
-        if not math.isfinite(np.add.reduce(flat, axis=None, dtype=np.float64)):
-            return False
-    for p in params:
-        d = p.data
-        if d.dtype.itemsize > 4 and not np.isfinite(d).all():
-            return False
-    return True
 
 
 def _all_rows(n):
