@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, as_tensor
+from ._constants import ones
 
 
 def linear(x, weight, bias=None) -> Tensor:
@@ -57,7 +58,6 @@ def linear(x, weight, bias=None) -> Tensor:
 
 
 _dot = np.dot
-_ONES = {}
 
 
 def bias_grad(g: np.ndarray) -> np.ndarray:
@@ -67,12 +67,4 @@ def bias_grad(g: np.ndarray) -> np.ndarray:
     training step (measured from 32 x 10 to 128 x 256), with the same accumulation in the
     dtype of ``g`` as the weight gradient's product ``x^T g``.
     """
-    n = g.shape[0]
-    key = (n, g.dtype)
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) > 64:  # batch sizes seen by one process are few; keep the cache bounded
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(n, dtype=g.dtype)
-        ones.flags.writeable = False
-    return _dot(ones, g)
+    return _dot(ones(g.shape[0], g.dtype), g)

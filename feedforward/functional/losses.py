@@ -15,6 +15,7 @@ import numpy as np
 
 from .._validation import check_finite, check_labels, check_sample_weight
 from ..tensor import Tensor, as_tensor
+from ._constants import ones, row_starts
 from .activations import _stable_sigmoid
 
 __all__ = ["mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"]
@@ -186,12 +187,12 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     zd = z.data
     # Flat indices of the true classes' logits: 1-D fancy indexing is about twice as
     # fast as zd[rows, y], and the backward pass reuses them.
-    flat = np.arange(0, n * C, C)
-    flat += y
+    flat = row_starts(n, C) + y
     m = _max_reduce(zd, axis=1, keepdims=True)
     e = zd - m
     np.exp(e, out=e)  # in place: one (n, C) buffer for the shifted logits and their exponentials
-    s = _add_reduce(e, axis=1, keepdims=True)
+    # sum_j e_ij as the product e 1 (one BLAS call; NumPy's reduction over rows of ~10 is 2-4x slower)
+    s = _dot(e, ones(C, e.dtype)).reshape(n, 1)
     # logsumexp(z) - z_y as log(s) - (z_y - m): subtracting m first keeps the
     # O(1) part exact in float32 even when the logits are ~1e4.
     losses = np.log(s[:, 0]) - (zd.reshape(-1)[flat] - m[:, 0])
@@ -224,5 +225,6 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
 
 
 _add_reduce = np.add.reduce  # the ufunc reductions without ndarray.sum/max's Python wrappers
+_dot = np.dot
 _max_reduce = np.maximum.reduce
 _min_reduce = np.minimum.reduce

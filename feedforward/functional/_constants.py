@@ -1,0 +1,32 @@
+"""Small constant arrays that every training step needs, made once (read-only) and reused.
+
+A step of a small network costs tens of microseconds, so building ``np.ones(n)`` or
+``np.arange(0, n C, C)`` in every step is a measurable share of it. The caches are keyed by
+shape and dtype and stay small (a process sees few batch sizes); they are cleared if they grow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CACHE: dict = {}
+
+
+def _cached(key, make) -> np.ndarray:
+    a = _CACHE.get(key)
+    if a is None:
+        if len(_CACHE) > 128:
+            _CACHE.clear()
+        a = _CACHE[key] = make()
+        a.flags.writeable = False
+    return a
+
+
+def ones(n: int, dtype) -> np.ndarray:
+    """``np.ones(n, dtype)``, read-only."""
+    return _cached(("ones", n, np.dtype(dtype)), lambda: np.ones(n, dtype=dtype))
+
+
+def row_starts(n: int, C: int) -> np.ndarray:
+    """``[0, C, 2C, ...]`` (n entries), read-only: the flat index of each row's first entry."""
+    return _cached(("rows", n, C), lambda: np.arange(0, n * C, C))
