@@ -7,9 +7,10 @@ Usage::
     python benchmarks/compare.py --json out/bench.json --plot out/sweep.png
 
 Each round runs every peer once, in turn, each in a fresh subprocess
-(``workers.py``) that warms up and then times one run; the table reports
-the median over rounds, the spread (min-max), and ratios against each peer.
-The machine is noisy: trust medians of several rounds, not one number.
+(``workers.py``) that warms up and then times three runs and reports their
+median; the table reports the median over rounds of those, the spread
+(min-max), and ratios against each peer. The machine is noisy: trust
+medians of several rounds, not one number.
 
 Workloads:
 
@@ -52,7 +53,7 @@ WORKLOADS = {
             ["ff", "torch", "sklearn", "numpy"]),
     "digits": ({"data": "digits", "sizes": [64, 32, 10], "batch": 32, "epochs": 5, "torch_threads": 1},
                ["ff", "ff_full", "torch", "sklearn", "numpy"]),
-    "memory": (dict(EPOCH, data="synthetic", n=20000), ["ff", "torch"]),
+    "memory": (dict(EPOCH, data="synthetic", n=20000, repeats=1), ["ff", "torch"]),
 }
 # (peer goal, bound): ff's median time must be <= bound x the peer's.
 GOALS = {

@@ -22,11 +22,13 @@ def _cached(key, make) -> np.ndarray:
     return a
 
 
-def ones(n: int, dtype) -> np.ndarray:
-    """``np.ones(n, dtype)``, read-only."""
-    return _cached(("ones", n, np.dtype(dtype)), lambda: np.ones(n, dtype=dtype))
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """``np.ones(n, dtype)``, read-only (``dtype`` a NumPy dtype object, e.g. ``array.dtype``)."""
+    a = _CACHE.get((n, dtype))  # looked up inline: this runs several times per step
+    return a if a is not None else _cached((n, dtype), lambda: np.ones(n, dtype=dtype))
 
 
 def row_starts(n: int, C: int) -> np.ndarray:
     """``[0, C, 2C, ...]`` (n entries), read-only: the flat index of each row's first entry."""
-    return _cached(("rows", n, C), lambda: np.arange(0, n * C, C))
+    a = _CACHE.get(("rows", n, C))
+    return a if a is not None else _cached(("rows", n, C), lambda: np.arange(0, n * C, C))

@@ -278,14 +278,14 @@ class SGD(Optimizer):
                 if g is None:
                     continue
                 w = p.data
+                if g.shape != w.shape or g.dtype != w.dtype:
+                    w -= lr * g  # a broadcast or other-dtype gradient: exactly as NumPy computes it
+                    continue
                 tmp = scratch[i]
                 if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
                     tmp = scratch[i] = np.empty_like(w)
-                if g.shape == w.shape and g.dtype == w.dtype:
-                    np.multiply(g, lr, out=tmp)
-                    w -= tmp
-                else:
-                    w -= lr * g
+                np.multiply(g, lr, out=tmp)
+                w -= tmp
             self.step_count += 1
             return
         for i, (p, state) in enumerate(zip(self.params, self.state)):
