@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     results, goals = {}, []
     for name in args.workloads:
         if name == "sweep":
-            results["sweep"] = sweep(max(1, args.rounds // 2))
+            results["sweep"] = sweep(args.rounds)
             plot_sweep(results["sweep"], args.plot)
             print(f"sweep plot: {args.plot}")
             continue

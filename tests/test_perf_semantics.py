@@ -239,3 +239,44 @@ def test_bias_gradient_as_a_product_with_ones_is_the_row_sum(shape, dtype):
     assert got.dtype == dtype and got.shape == (shape[1],)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, g.sum(axis=0, dtype=np.float64), rtol=rtol, atol=rtol * np.sqrt(shape[0] + 1))
+
+
+# -------------------------------------------------- targets checked once per fit
+@pytest.mark.parametrize("unit, y", [
+    ("categorical", np.array([0, 2, 1, 2])),
+    ("bernoulli", np.array([[0.0], [1.0], [1.0], [0.0]], np.float32)),
+    ("gaussian", np.array([[0.5], [-1.0], [2.0], [0.0]], np.float32)),
+])
+def test_trusted_nll_equals_the_checked_nll(unit, y):
+    out = ff.nn.get_output(unit)
+    C = 3 if unit == "categorical" else 1
+    z = ff.Tensor(np.random.default_rng(0).standard_normal((4, C)).astype(np.float32), requires_grad=True)
+    a, b = out.nll(z, y), out._trusted_nll(z, y)
+    assert a.data == b.data
+    a.backward()
+    g = z.grad.copy()
+    z.grad = None
+    b.backward()
+    np.testing.assert_array_equal(z.grad, g)
+
+
+def test_training_still_rejects_bad_targets_once_before_the_first_epoch():
+    X, y = _blobs()
+    with pytest.raises(ValueError, match=r"integers in \[0, 3\), got 7"):
+        ff.fit(_net(), X, np.where(y == 0, 7, y), max_epochs=1)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ff.fit(ff.nn.MLP([4, 3, 1], output="bernoulli", rng=0), X, (y[:, None] * 2.0), max_epochs=1)
+
+
+def test_a_subclass_overriding_nll_is_what_training_minimises():
+    calls = []
+
+    class Counted(ff.nn.Categorical):
+        def nll(self, z, y, sample_weight=None):
+            calls.append(len(y))
+            return super().nll(z, y, sample_weight)
+
+    X, y = _blobs()
+    net = ff.nn.MLP([4, 8, 3], output=Counted(), rng=0)
+    ff.fit(net, X, y, lr=0.05, max_epochs=1, batch_size=16, rng=0, train_eval="batches")
+    assert sum(calls) >= len(X)

@@ -7,6 +7,10 @@ faster and more stable than composing primitives.
 ``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``, as in
 PyTorch. ``sample_weight`` (shape ``(n,)``) weights each example; the mean
 is then normalised as scikit-learn does, ``sum_i w_i l_i / sum_i w_i``.
+
+The private ``_trusted=True`` skips the per-call checks of the targets' values (labels in
+range, targets in [0, 1], finite): the training loop checks the whole data set once before
+the first epoch (``Trainer._check_xy``) and then calls the losses on its slices every step.
 """
 
 from __future__ import annotations
@@ -93,20 +97,21 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
     return Tensor._make(out, (z,), backward, op)
 
 
-def mse_loss(input, target, reduction: str = "mean", sample_weight=None, *, _factor=1.0) -> Tensor:
+def mse_loss(input, target, reduction: str = "mean", sample_weight=None, *, _factor=1.0,
+             _trusted=False) -> Tensor:
     """Mean squared error ``mean (z - y)^2``, as ``torch.nn.functional.mse_loss``.
 
     The Gaussian output unit's NLL (L-OUT-1) is ``1/2 ||y - z||^2`` per example,
     i.e. ``mse_loss * n_outputs / 2`` (see :class:`feedforward.nn.Gaussian`).
     """
     z = as_tensor(input)
-    y = _target_array(target, z, "mse_loss")
+    y = _target_array(target, z, "mse_loss", finite=not _trusted)
     diff = z.data - y
     return _reduce(z, diff * diff, lambda: 2 * diff, sample_weight, reduction, "mse_loss", _factor)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sample_weight=None, *,
-                                     _factor=1.0) -> Tensor:
+                                     _factor=1.0, _trusted=False) -> Tensor:
     """Bernoulli NLL from logits, ``-log sigmoid((2y - 1) z) = softplus((1 - 2y) z)`` (L-OUT-2).
 
     Computed as ``max(z, 0) - y z + log(1 + e^{-|z|})``, which equals
@@ -121,7 +126,7 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sam
     y = _target_array(target, z, name, finite=False)
     # 0 <= min and max <= 1 also rules out NaN and inf (NaN fails every comparison), so the
     # separate finiteness pass is only needed to name the problem when this check fails.
-    if y.size and not (_min_reduce(y, axis=None) >= 0 and _max_reduce(y, axis=None) <= 1):
+    if not _trusted and y.size and not (_min_reduce(y, axis=None) >= 0 and _max_reduce(y, axis=None) <= 1):
         check_finite(y, f"{name} target")
         bad = y[(y < 0) | (y > 1)][0]
         raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {bad!r}")
@@ -145,7 +150,8 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sam
     return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits", _factor)
 
 
-def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_weight=None) -> Tensor:
+def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_weight=None, *,
+                  _trusted=False) -> Tensor:
     """Categorical NLL ``-log softmax(z)_y`` from logits and integer labels (L-OUT-3).
 
     ``log softmax(z)_y = z_y - logsumexp(z)`` is stable for any logits; the
@@ -171,7 +177,7 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
         # One reduction checks both ends: as unsigned, a negative label is huge.
         # (The training loop calls this on every minibatch; check_labels takes two.)
         y64 = y if y.dtype == np.int64 else y.astype(np.int64)
-        if _max_reduce(y64.view(np.uint64)) >= C:
+        if not _trusted and _max_reduce(y64.view(np.uint64)) >= C:
             check_labels(y, C, "cross_entropy labels")  # raises, naming the bad label
         y = y64
     else:

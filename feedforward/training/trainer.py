@@ -726,7 +726,7 @@ class Trainer:
             opt.zero_grad()
             z = model(Tensor(xb))
             if w is None:
-                loss = output.nll(z, yb)
+                loss = output._trusted_nll(z, yb)  # y was checked once, before epoch 1
             else:
                 wb = w[idx]
                 wsum = float(wb.sum(dtype=np.float64))
@@ -734,7 +734,7 @@ class Trainer:
                     continue  # all-zero weights: nothing to learn from this batch
                 # nll normalises by the batch's weight sum; rescale so the expected
                 # update is the gradient of the weighted objective over the whole set.
-                loss = output.nll(z, yb, sample_weight=wb) * (wsum / (m * w_mean))
+                loss = output._trusted_nll(z, yb, sample_weight=wb) * (wsum / (m * w_mean))
             value = float(loss.data)
             if not math.isfinite(value):
                 return n_updates, (loss_sum, seen), f"the loss of update {b} became {value}", stop
@@ -786,7 +786,7 @@ class Trainer:
                 if grad:
                     z = model(Tensor(xc))
                     if scale > 0:
-                        loss = output.nll(z, yc, sample_weight=wc)
+                        loss = output._trusted_nll(z, yc, sample_weight=wc)
                         total += float(loss.data) * scale
                         # One chunk: no rescaling node, so batch mode equals one full-batch gradient exactly.
                         (loss if scale == 1.0 else loss * scale).backward()
@@ -794,7 +794,7 @@ class Trainer:
                     with no_grad():
                         z = model(Tensor(xc))
                         if scale > 0:
-                            total += float(output.nll(z, yc, sample_weight=wc).data) * scale
+                            total += float(output._trusted_nll(z, yc, sample_weight=wc).data) * scale
                 if metrics:
                     preds.append(output.predict(z.data))
         finally:
