@@ -105,10 +105,13 @@ def check_goals(name: str, rows: dict) -> list:
         if peer in rows and "ff" in rows:
             ratio = rows["ff"]["median"] / rows[peer]["median"]
             results.append({"workload": name, "vs": peer, "ratio": ratio, "goal": bound, "met": ratio <= bound})
-    if name == "epoch" and "ff_estimator" in rows and "sklearn" in rows:
-        ratio = rows["ff_estimator"]["median"] / rows["sklearn"]["median"]
-        results.append({"workload": "estimator fit", "vs": "sklearn", "ratio": ratio, "goal": 0.5,
-                        "met": ratio <= 0.5})
+    # The estimator against scikit-learn given the same float32 array, and given float64 (what
+    # scikit-learn users usually pass: it then computes in float64, ours casts to float32).
+    for peer in ("sklearn", "sklearn64"):
+        if name == "epoch" and "ff_estimator" in rows and peer in rows:
+            ratio = rows["ff_estimator"]["median"] / rows[peer]["median"]
+            results.append({"workload": "estimator fit", "vs": peer, "ratio": ratio, "goal": 0.5,
+                            "met": ratio <= 0.5})
     return results
 
 
@@ -196,7 +199,7 @@ def main(argv=None) -> int:
     if goals:
         print("\n== goals (ff time / peer time; lower is better)")
         for g in goals:
-            print(f"{g['workload']:<14} vs {g['vs']:<8} {g['ratio']:6.2f}  goal <= {g['goal']:<5} "
+            print(f"{g['workload']:<14} vs {g['vs']:<9} {g['ratio']:6.2f}  goal <= {g['goal']:<5} "
                   f"{'met' if g['met'] else 'NOT met'}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -106,8 +106,13 @@ class _Buffer:
                 np.copyto(w, d)
             return all(bool(np.isfinite(w).all()) for w in self.arrays)
         np.concatenate([d.reshape(-1) for d in datas], out=flat)
+        if flat.dtype.itemsize <= 4:
+            # A float64 sum of float32 values cannot overflow: finite exactly when every value is
+            # (a NaN or an inf anywhere makes it NaN or inf). No np.errstate here: it costs more
+            # than this whole check on a small network, and the training loop already runs with
+            # floating-point warnings off; elsewhere +inf and -inf together warn "invalid".
+            return math.isfinite(np.add.reduce(flat, axis=None, dtype=np.float64))
         with np.errstate(over="ignore", invalid="ignore"):
             total = np.add.reduce(flat, axis=None, dtype=np.float64)
-        # A float64 sum of float32 values cannot overflow: finite exactly when every value is.
         # Float64 weights whose sum overflows go to the exact check.
-        return math.isfinite(total) or (flat.dtype.itemsize > 4 and bool(np.isfinite(flat).all()))
+        return math.isfinite(total) or bool(np.isfinite(flat).all())

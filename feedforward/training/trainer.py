@@ -556,6 +556,9 @@ class Trainer:
         # on a list made once, unless a module overrides train()/eval() (then call them).
         plain = all(type(m).train is Module.train and type(m).eval is Module.eval for m in modules)
         self._mode_modules = modules if plain else None
+        # Built-in layers that compute the same thing in both modes: no flags to flip at all
+        # (a tiny network's epoch is ~80 us; flipping them twice costs a few).
+        self._mode_free = all(type(m) in _MODE_FREE for m in modules)
         snapshot = Snapshot(self.params, self.optimizer)
         bar = None
         if self.progress and not partial:
@@ -826,6 +829,8 @@ class Trainer:
         return out
 
     def _set_training(self, flag):
+        if getattr(self, "_mode_free", False):
+            return
         modules = getattr(self, "_mode_modules", None)
         if modules is None:
             self.model.train(flag)
@@ -961,6 +966,20 @@ class Trainer:
                 best = [arrays[f"best/{name}"] for name, _ in self.model.named_parameters()]
             self._monitor.load_state_dict(extra["monitor"], best)
             self.history.monitor = self._monitor.key
+
+
+def _mode_free_classes():
+    from ..nn import activation as A
+    from ..nn.linear import Linear
+    from ..nn.mlp import MLP
+    from ..nn.module import Sequential
+    from ..nn.output import OUTPUTS
+
+    return {MLP, Sequential, Linear, A.ReLU, A.AbsRectify, A.LeakyReLU, A.PReLU, A.ELU, A.Sigmoid, A.Tanh,
+            A.Identity, *OUTPUTS.values()}
+
+
+_MODE_FREE = _mode_free_classes()  # not RReLU: its slopes are random in training, the mean in eval
 
 
 def _check_finite_fast(a, name):
