@@ -188,3 +188,39 @@ def test_frozen_layers_are_left_alone_by_training():
         p.requires_grad = False
     with pytest.raises(ValueError, match="no parameters to train"):
         ff.Trainer(net)
+
+
+def test_only_a_real_on_batch_end_counts_as_a_per_batch_hook():
+    from feedforward.training.callbacks import Callback, LambdaCallback, has_hook
+
+    class EpochsOnly(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            return None
+
+    class Batches(Callback):
+        def on_batch_end(self, trainer, batch, logs):
+            return None
+
+    class Duck:
+        def on_batch_end(self, trainer, batch, logs):
+            return None
+
+    assert not has_hook(EpochsOnly(), "on_batch_end") and has_hook(EpochsOnly(), "on_epoch_end")
+    assert has_hook(Batches(), "on_batch_end") and has_hook(Duck(), "on_batch_end")
+    assert has_hook(LambdaCallback(on_batch_end=print), "on_batch_end")
+    assert not has_hook(LambdaCallback(on_epoch_end=print), "on_batch_end")
+
+
+@needs_blas
+def test_the_estimator_uses_the_fused_step_for_plain_sgd(monkeypatch):
+    from feedforward.estimators import MLPClassifier
+
+    calls = []
+    real = trainer_module.sgd_in_backward
+    monkeypatch.setattr(trainer_module, "sgd_in_backward", lambda *a: calls.append(len(a[0])) or real(*a))
+    X, y = _data(n=300, d=200, k=3)
+    clf = MLPClassifier(hidden_layer_sizes=(128,), solver="sgd", momentum=0.0, alpha=0.0, batch_size=50,
+                        max_iter=2, tol=0.0, n_iter_no_change=100, random_state=0)
+    with pytest.warns(Warning):  # max_iter reached
+        clf.fit(X, y)
+    assert calls == [1, 1]  # the 200 x 128 first layer, every epoch

@@ -22,7 +22,7 @@ Returning ``True`` from ``on_batch_end`` or ``on_epoch_end``, or setting
 
 from __future__ import annotations
 
-__all__ = ["Callback", "LambdaCallback", "call_hook", "check_callbacks"]
+__all__ = ["Callback", "LambdaCallback", "call_hook", "check_callbacks", "has_hook"]
 
 _HOOKS = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
 
@@ -68,6 +68,20 @@ def check_callbacks(callbacks) -> tuple:
                 "subclass ff.training.Callback or use ff.training.LambdaCallback"
             )
     return out
+
+
+def has_hook(cb, hook: str) -> bool:
+    """True if ``cb`` has ``hook`` and it is not :class:`Callback`'s no-op.
+
+    The training loop asks this once per epoch for ``on_batch_end``: a callback that only
+    watches epochs must not make every step build its logs (nor keep the loop from fusing the
+    weight update into the backward pass, which hides the weight gradients from callbacks).
+    """
+    if getattr(cb, hook, None) is None:
+        return False
+    if hook in getattr(cb, "__dict__", {}):  # set on the instance (LambdaCallback)
+        return True
+    return getattr(type(cb), hook, None) is not getattr(Callback, hook)
 
 
 def call_hook(callbacks, hook: str, *args) -> bool:

@@ -38,7 +38,7 @@ from ..optim.optimizers import SGD, Adam, Optimizer
 from ..optim.schedules import get_schedule
 from ..tensor import Tensor
 from .batching import check_batch_size, check_mode, epoch_order
-from .callbacks import call_hook, check_callbacks
+from .callbacks import call_hook, check_callbacks, has_hook
 from .diagnostics import ActivationProbe, layer_grad_norms
 from .history import History
 from .metrics import METRICS, resolve_metrics
@@ -671,7 +671,7 @@ class Trainer:
         Returns ``(n_updates, (sum of loss * batch size, examples used), problem or None, callback stop)``.
         """
         model, output, opt = self.model, self.output, self.optimizer
-        hooks = any(hasattr(cb, "on_batch_end") for cb in self.callbacks)
+        hooks = any(has_hook(cb, "on_batch_end") for cb in self.callbacks)
         clip = self.clip_norm
         if self.mode == "batch":
             cached = self._grad_cache_epoch
