@@ -280,3 +280,13 @@ def test_a_subclass_overriding_nll_is_what_training_minimises():
     net = ff.nn.MLP([4, 8, 3], output=Counted(), rng=0)
     ff.fit(net, X, y, lr=0.05, max_epochs=1, batch_size=16, rng=0, train_eval="batches")
     assert sum(calls) >= len(X)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (32, 10), (128, 10), (4096, 10), (7, 33), (0, 4)])
+def test_row_max_is_numpys_row_max(shape):
+    from feedforward.functional.losses import _row_max
+
+    z = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    if shape[0]:
+        z[0, -1] = np.inf
+    np.testing.assert_array_equal(_row_max(z), np.max(z, axis=1, keepdims=True))

@@ -194,7 +194,7 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     # Flat indices of the true classes' logits: 1-D fancy indexing is about twice as
     # fast as zd[rows, y], and the backward pass reuses them.
     flat = row_starts(n, C) + y
-    m = _max_reduce(zd, axis=1, keepdims=True)
+    m = _row_max(zd)
     e = zd - m
     np.exp(e, out=e)  # in place: one (n, C) buffer for the shifted logits and their exponentials
     # sum_j e_ij as the product e 1 (one BLAS call; NumPy's reduction over rows of ~10 is 2-4x slower)
@@ -234,3 +234,15 @@ _add_reduce = np.add.reduce  # the ufunc reductions without ndarray.sum/max's Py
 _dot = np.dot
 _max_reduce = np.maximum.reduce
 _min_reduce = np.minimum.reduce
+
+
+def _row_max(z: np.ndarray) -> np.ndarray:
+    """The maximum of each row of ``z`` (n, C), shape (n, 1).
+
+    NumPy reduces along short contiguous rows one row at a time; for the few classes of a
+    classifier (C <= 32) the maximum over the rows of the transposed copy is the same numbers
+    3x (n = 128) to 8x (n = 4096) faster.
+    """
+    if z.shape[1] <= 32 and z.shape[0] > 1:
+        return _max_reduce(np.ascontiguousarray(z.T), axis=0).reshape(-1, 1)
+    return _max_reduce(z, axis=1, keepdims=True)
