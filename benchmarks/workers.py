@@ -249,13 +249,19 @@ def run_gemm(spec, X, y):
                                              for s in sizes[1:]]
     steps = -(-n // batch) * spec.get("epochs", 1)
 
+    # Outputs written into buffers made once (out=): no allocation or page faults in the bound,
+    # whose large weight gradients would otherwise be fresh multi-MiB arrays every step.
+    outs = [(np.empty((len(hs[k]), W.shape[1]), np.float32), np.empty(W.shape, np.float32),
+             np.empty((len(hs[k]), W.shape[0]), np.float32)) for k, W in enumerate(Ws)]
+
     def products():
         for k, W in enumerate(Ws):
-            np.dot(hs[k], W)  # forward (np.dot: matmul is ~7x slower on a one-row batch)
+            fwd, dW, dh = outs[k]
+            np.dot(hs[k], W, out=fwd)  # forward (np.dot: matmul is ~7x slower on a one-row batch)
             g = hs[k + 1]
-            np.dot(hs[k].T, g)  # dL/dW
+            np.dot(hs[k].T, g, out=dW)  # dL/dW
             if k:
-                np.dot(g, W.T)  # dL/dh, skipped for the input layer
+                np.dot(g, W.T, out=dh)  # dL/dh, skipped for the input layer
 
     for _ in range(20):
         products()
