@@ -354,6 +354,13 @@ class _BaseMLP(BaseEstimator):
         )
         return trainer, stopper
 
+    def _as_model_dtype(self, X):
+        """X as a C-contiguous float32 array; notes whether that left the checked values as they were."""
+        with np.errstate(over="ignore"):  # a float64 too large for float32: the trainer names it
+            out = np.ascontiguousarray(X, dtype=_DTYPE)
+        self._x_unchanged = X.dtype == _DTYPE
+        return out
+
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
         self._sizes = self._check_params()
         if incremental and self.early_stopping:
@@ -381,14 +388,20 @@ class _BaseMLP(BaseEstimator):
         stopper.reason = None
         stopper.best_weights = None
         self._no_improvement_count = 0 if not incremental else self._no_improvement_count
-        if incremental:
-            history = trainer.partial_fit(X, Y, sample_weight=w)
-            epochs = 1
-        else:
-            val_data = None if validation is None else (
-                validation[:2] if validation[2] is None else validation)
-            history = trainer.fit(X, Y, sample_weight=w, validation_data=val_data)
-            epochs = len(history.records)
+        # validate_data checked X for NaN and inf; unless the cast to float32 changed it (a huge
+        # float64 becomes inf) the trainer need not read the whole array once more.
+        trainer._finite_checked = self._x_unchanged
+        try:
+            if incremental:
+                history = trainer.partial_fit(X, Y, sample_weight=w)
+                epochs = 1
+            else:
+                val_data = None if validation is None else (
+                    validation[:2] if validation[2] is None else validation)
+                history = trainer.fit(X, Y, sample_weight=w, validation_data=val_data)
+                epochs = len(history.records)
+        finally:
+            trainer._finite_checked = False
         self._trainer, self._stopper = trainer, stopper
         self.history_ = history
         self.n_iter_ = epochs
@@ -584,7 +597,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     # ---------------------------------------------------------- targets
     def _validate_fit_data(self, X, y, sample_weight, *, first, incremental, classes):
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True)
-        X = np.ascontiguousarray(X, dtype=_DTYPE)
+        X = self._as_model_dtype(X)
         y = _column_to_1d(y)
         check_classification_targets(y)
         kind = type_of_target(y)
@@ -763,7 +776,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_fit_data(self, X, y, sample_weight, *, first, incremental, classes):
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
                              y_numeric=True)
-        X = np.ascontiguousarray(X, dtype=_DTYPE)
+        X = self._as_model_dtype(X)
         y = _column_to_1d(y)
         if first:
             self.output_ = "gaussian"

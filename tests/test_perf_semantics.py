@@ -290,3 +290,18 @@ def test_row_max_is_numpys_row_max(shape):
     if shape[0]:
         z[0, -1] = np.inf
     np.testing.assert_array_equal(_row_max(z), np.max(z, axis=1, keepdims=True))
+
+
+def test_estimators_check_x_once_and_still_catch_what_the_float32_cast_breaks():
+    from feedforward.estimators import MLPClassifier, MLPRegressor
+
+    X, y = _blobs()
+    big = X.astype(np.float64)
+    big[3, 1] = 1e300  # finite in float64, inf in the model's float32
+    for est, target in ((MLPClassifier(max_iter=2), y), (MLPRegressor(max_iter=2), y.astype(float))):
+        with pytest.raises(ValueError, match="float32"):
+            est.fit(big, target)
+        bad = X.astype(np.float32)
+        bad[0, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            est.fit(bad, target)

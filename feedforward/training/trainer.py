@@ -307,6 +307,9 @@ class Trainer:
         self.epoch = 0
         self.validation_split = None
         self._started = False
+        # Set by a caller that has already checked X for NaN and inf in the model's dtype (the
+        # scikit-learn estimators, through validate_data): one pass less over a large X.
+        self._finite_checked = False
 
     # ------------------------------------------------------------ set-up
     def _check_train_eval(self, train_eval):
@@ -353,7 +356,8 @@ class Trainer:
         n = len(X)
         if n == 0:
             raise ValueError(f"{what} is empty (0 samples); training needs at least one example")
-        _check_finite_fast(X, what)
+        if not (self._finite_checked and X.dtype == self.dtype):
+            _check_finite_fast(X, what)
         with np.errstate(over="ignore"):  # a float64 too large for float32 is reported just below
             X_cast = np.ascontiguousarray(X, dtype=self.dtype)
         if X_cast.dtype != X.dtype:  # unchanged values need no second pass over the data
