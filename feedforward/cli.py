@@ -347,7 +347,7 @@ def _cmd_train(args) -> int:
     ds, source = _load_data(args.data, args.target, args.task)
     X_tr, y_tr, X_te, y_te = _split(ds, args.test_size, args.seed)
     scaler = Standardizer().fit(X_tr)
-    Z_tr, Z_te = scaler.transform(X_tr), scaler.transform(X_te)
+    Z_tr = scaler.transform(X_tr)  # the test set is standardised by _predict, from the saved scaler
     output, n_out = _output_for(ds)
     y_mean, y_scale = 0.0, 1.0
     t_tr = y_tr

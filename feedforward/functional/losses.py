@@ -20,7 +20,6 @@ import numpy as np
 from .._validation import check_finite, check_labels, check_sample_weight
 from ..tensor import Tensor, as_tensor
 from ._constants import ones, row_starts
-from .activations import _stable_sigmoid
 
 __all__ = ["mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"]
 

@@ -7,7 +7,6 @@ import numpy as np
 from .._rng import as_rng
 from .._validation import check_positive
 from ..functional.linear import linear
-from ..tensor import Tensor
 from .init import initialize
 from .module import Module, Parameter, _as_input
 

@@ -46,14 +46,21 @@ class OutputUnit(Module):
         return self.mean(z)
 
     def nll(self, z, y, sample_weight=None) -> Tensor:
-        raise NotImplementedError
+        """The mean negative log-likelihood of targets ``y`` under the unit's distribution at ``z``."""
+        return self._nll(z, y, sample_weight, trusted=False)
+
+    def _nll(self, z, y, sample_weight, trusted: bool) -> Tensor:
+        # The built-in units' loss; ``trusted`` skips the checks of the targets' values.
+        raise NotImplementedError(f"{type(self).__name__} must define nll()")
 
     def _trusted_nll(self, z, y, sample_weight=None) -> Tensor:
         """``nll`` on targets already checked for the whole data set (the training loop's call).
 
-        The built-in units skip the per-batch value checks of the targets; a subclass that
+        The built-in units skip the per-batch checks of the targets' values; a subclass that
         overrides ``nll`` gets its own ``nll`` called.
         """
+        if type(self).nll is OutputUnit.nll:
+            return self._nll(z, y, sample_weight, trusted=True)
         return self.nll(z, y, sample_weight)
 
     def mean(self, z):
@@ -72,16 +79,10 @@ class Gaussian(OutputUnit):
     name = "gaussian"
     task = "regression"
 
-    def nll(self, z, y, sample_weight=None) -> Tensor:
+    def _nll(self, z, y, sample_weight, trusted):
         z = as_tensor(z)
         # The factor inside the loss node: no separate multiply node per step.
-        return F.mse_loss(z, y, sample_weight=sample_weight, _factor=_outputs(z) / 2)
-
-    def _trusted_nll(self, z, y, sample_weight=None):
-        if type(self).nll is not Gaussian.nll:
-            return self.nll(z, y, sample_weight)
-        z = as_tensor(z)
-        return F.mse_loss(z, y, sample_weight=sample_weight, _factor=_outputs(z) / 2, _trusted=True)
+        return F.mse_loss(z, y, sample_weight=sample_weight, _factor=_outputs(z) / 2, _trusted=trusted)
 
     def mean(self, z):
         return z
@@ -99,17 +100,11 @@ class Bernoulli(OutputUnit):
     name = "bernoulli"
     task = "classification"
 
-    def nll(self, z, y, sample_weight=None) -> Tensor:
+    def _nll(self, z, y, sample_weight, trusted):
         z = as_tensor(z)
         # The factor inside the loss node: no separate multiply node per step.
-        return F.binary_cross_entropy_with_logits(z, y, sample_weight=sample_weight, _factor=_outputs(z))
-
-    def _trusted_nll(self, z, y, sample_weight=None):
-        if type(self).nll is not Bernoulli.nll:
-            return self.nll(z, y, sample_weight)
-        z = as_tensor(z)
         return F.binary_cross_entropy_with_logits(z, y, sample_weight=sample_weight, _factor=_outputs(z),
-                                                  _trusted=True)
+                                                  _trusted=trusted)
 
     def mean(self, z):
         return _like_input(z, F.sigmoid(z))
@@ -128,13 +123,8 @@ class Categorical(OutputUnit):
     name = "categorical"
     task = "classification"
 
-    def nll(self, z, y, sample_weight=None) -> Tensor:
-        return F.cross_entropy(z, y, sample_weight=sample_weight)
-
-    def _trusted_nll(self, z, y, sample_weight=None):
-        if type(self).nll is not Categorical.nll:
-            return self.nll(z, y, sample_weight)
-        return F.cross_entropy(z, y, sample_weight=sample_weight, _trusted=True)
+    def _nll(self, z, y, sample_weight, trusted):
+        return F.cross_entropy(z, y, sample_weight=sample_weight, _trusted=trusted)
 
     def mean(self, z):
         return _like_input(z, F.softmax(z, axis=-1))

@@ -674,7 +674,7 @@ class Trainer:
 
         Returns ``(n_updates, (sum of loss * batch size, examples used), problem or None, callback stop)``.
         """
-        model, output, opt = self.model, self.output, self.optimizer
+        opt = self.optimizer
         hooks = any(has_hook(cb, "on_batch_end") for cb in self.callbacks)
         clip = self.clip_norm
         if self.mode == "batch":
