@@ -185,6 +185,11 @@ def rrelu(z, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False,
     return Tensor._make(out, (z,), backward, "rrelu")
 
 
+def _elu_value(z, alpha):
+    # expm1 on the non-positive part only: no overflow for large positive z.
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype, copy=False)
+
+
 @functools.lru_cache(maxsize=64)
 def elu_kernel(alpha: float) -> UnitKernel:
     """ELU for ``alpha > 0``: ``g(z) > 0`` exactly where ``z > 0``, and for ``z <= 0`` the derivative
@@ -193,9 +198,7 @@ def elu_kernel(alpha: float) -> UnitKernel:
         raise ValueError(f"elu_kernel needs alpha > 0, got {alpha}")
 
     def forward(z, inplace=False):
-        # expm1 on the non-positive part only: no overflow for large positive z.
-        neg = alpha * np.expm1(np.minimum(z, 0))
-        return np.where(z > 0, z, neg).astype(z.dtype, copy=False)
+        return _elu_value(z, alpha)
 
     def backward(g, out, inplace=False):
         # alpha e^z = out + alpha for z <= 0 (the left derivative at 0).
@@ -216,13 +219,13 @@ def elu(z, alpha: float = 1.0) -> Tensor:
             return (unit_backward(g, out),)
 
         return Tensor._make(out, (z,), backward, "elu")
+    # alpha <= 0: the output's sign no longer tells z > 0, so the mask is kept.
     positive = z.data > 0
-    neg = alpha * np.expm1(np.minimum(z.data, 0))
-    out = np.where(positive, z.data, neg).astype(z.dtype, copy=False)
+    out = _elu_value(z.data, alpha)
 
     def backward_any_alpha(g):
-        # derivative alpha e^z = neg + alpha for z <= 0 (left derivative at 0).
-        return (np.where(positive, g, g * (neg + alpha)).astype(g.dtype, copy=False),)
+        # derivative alpha e^z = out + alpha for z <= 0 (left derivative at 0).
+        return (np.where(positive, g, g * (out + alpha)).astype(g.dtype, copy=False),)
 
     return Tensor._make(out, (z,), backward_any_alpha, "elu")
 
