@@ -112,8 +112,13 @@ class Trainer:
     optimizer : {"sgd", "adam"} or Optimizer
         A name (built on ``model.parameters()`` with ``lr``, ``momentum``,
         ``nesterov``, ``weight_decay``, ``betas``, ``eps``) or an optimizer
-        already built on exactly ``model.parameters()`` (its ``lr`` when the trainer is made
-        is the base rate; :meth:`Trainer.fit` resets its state, :meth:`Trainer.partial_fit` keeps it).
+        already built on exactly the model's trainable parameters (its ``lr`` when the trainer is
+        made is the base rate; :meth:`Trainer.fit` resets its state, :meth:`Trainer.partial_fit`
+        keeps it). Parameters with ``requires_grad=False`` are left alone. With plain SGD (no
+        momentum, no weight decay), no ``clip_norm`` and no ``on_batch_end`` callback, the
+        stochastic and minibatch modes update the large weight matrices inside the backward pass
+        (:class:`feedforward.functional.chain.sgd_in_backward`): the same update, and those
+        matrices' ``.grad`` stays ``None`` during the epoch.
     lr : float
         Learning rate ``eta > 0`` (the lecture's erratum calls it "weight decay").
     momentum, nesterov, weight_decay : SGD options (``weight_decay`` is the L2 penalty ``lambda``).
