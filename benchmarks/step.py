@@ -64,13 +64,10 @@ def torch_step_fn(X, y):
     except ImportError as exc:  # torch is a benchmark extra, not a dependency
         raise ImportError("the benchmark compares against PyTorch: pip install feedforward[bench]") from exc
 
+    from workers import torch_mlp  # benchmarks/ is the script's directory: on sys.path
+
     torch.manual_seed(0)
-    layers = []
-    for k in range(len(SIZES) - 1):
-        layers.append(torch.nn.Linear(SIZES[k], SIZES[k + 1]))
-        if k < len(SIZES) - 2:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
+    net = torch_mlp(torch, SIZES)
     params = list(net.parameters())
     x, t = torch.from_numpy(X), torch.from_numpy(y)
 

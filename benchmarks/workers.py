@@ -142,6 +142,16 @@ def run_sklearn(spec, X, y):
     return _time_classifier_fit(MLPClassifier, spec, X.astype(spec.get("sklearn_dtype", "float32")), y)
 
 
+def torch_mlp(torch, sizes):
+    """The same ReLU MLP in PyTorch: Linear layers with ReLU between them."""
+    layers = []
+    for k in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
+        if k < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
 def run_torch(spec, X, y):
     import torch
 
@@ -158,12 +168,7 @@ def run_torch(spec, X, y):
     loss_fn = torch.nn.functional.binary_cross_entropy_with_logits if binary else torch.nn.functional.cross_entropy
 
     def train(n_epochs):
-        layers = []
-        for k in range(len(sizes) - 1):
-            layers.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
-            if k < len(sizes) - 2:
-                layers.append(torch.nn.ReLU())
-        net = torch.nn.Sequential(*layers)
+        net = torch_mlp(torch, sizes)
         opt = torch.optim.SGD(net.parameters(), lr=LR)
         n = len(Xt)
         t = time.perf_counter()

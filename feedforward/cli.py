@@ -58,47 +58,32 @@ def _layers(text: str) -> list:
     return sizes
 
 
-def _positive(kind):
+def _checked(kind, ok, expected, invalid=None, name=None):
+    """An argparse type: ``kind(text)``, which ``ok`` must accept; the messages say what was expected."""
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if not value > 0 or value != value:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {invalid or expected}, got {text!r}")
         return value
-    parse.__name__ = f"positive {kind.__name__}"
+
+    parse.__name__ = name or expected
     return parse
 
 
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+def _positive(kind):
+    # value == value: NaN is not positive
+    return _checked(kind, lambda v: v > 0 and v == v, f"a positive {kind.__name__}",
+                    name=f"positive {kind.__name__}")
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
-    return value
+_non_negative_float = _checked(float, lambda v: v >= 0 and v != float("inf"), "a number >= 0",
+                               invalid="a finite number >= 0")
+_fraction = _checked(float, lambda v: 0 < v < 1, "a fraction in (0, 1)")
+_seed = _checked(int, lambda v: v >= 0, "a non-negative integer seed")
 
 
 _DATA_HELP = ("a bundled data set ({names}) or the path of a CSV file with a header row, numeric "
