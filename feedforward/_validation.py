@@ -1,15 +1,243 @@
-"""Input checks shared across the package: specific errors, nothing coerced quietly."""
+"""Every check of numbers, choices and arrays: one place, one convention.
+
+- A value of the wrong **type** raises ``TypeError``; a value of the right type
+  but outside what is allowed raises ``ValueError``.
+- Every message names the argument, shows what was given and says what is expected:
+  ``"batch_size must be an integer >= 1, got 2.5 (float)"``.
+- Nothing is coerced quietly: ``True`` is not an integer, ``2.0`` is not an
+  integer, ``"3"`` is not a number, NaN is never "in range".
+
+The constraints are small objects (:class:`Int`, :class:`Real`, :class:`Choice`,
+:class:`Bool`, :class:`Dtype`) so that a unit's hyper-parameters, an optimizer's
+options and a model file's fields are all declared once and checked by the same
+code; :func:`check_int`, :func:`check_real`, ... are the one-call forms.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 
 import numpy as np
+
+__all__ = [
+    "Int", "Real", "Choice", "Bool", "Dtype", "Path", "Constraint",
+    "check_int", "check_real", "check_choice", "check_bool", "check_dtype", "check_path",
+    "check_finite", "check_labels", "check_sample_weight", "check_positive", "check_sizes",
+    "FLOAT_DTYPES",
+]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _shown(value) -> str:
+    """``2.5 (float)``: the value and its type, so '2' and 2 are told apart."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _bounds_text(low, high, low_open, high_open) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    return " and ".join(parts)
+
+
+class Constraint:
+    """A check of one argument: ``constraint(value, name)`` returns the clean value or raises."""
+
+    none_ok = False
+
+    def __call__(self, value, name: str):
+        if value is None and self.none_ok:
+            return None
+        return self._check(value, name)
+
+    def _check(self, value, name):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _or_none(self, text: str) -> str:
+        return f"{text} or None" if self.none_ok else text
+
+
+class Int(Constraint):
+    """An integer (not a bool) in ``[low, high]``; returned as a Python ``int``."""
+
+    def __init__(self, low=None, high=None, *, none: bool = False):
+        self.low, self.high, self.none_ok = low, high, none
+
+    def describe(self) -> str:
+        bounds = _bounds_text(self.low, self.high, False, False)
+        return self._or_none("an integer" + (f" {bounds}" if bounds else ""))
+
+    def _check(self, value, name):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be {self.describe()}, got {_shown(value)}")
+        value = int(value)
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ValueError(f"{name} must be {self.describe()}, got {value}")
+        return value
+
+
+class Real(Constraint):
+    """A finite real number (ints accepted, bools not) in a range; returned as a Python ``float``.
+
+    ``low_open`` / ``high_open`` make the bound strict: ``Real(0, low_open=True)`` is ``> 0``.
+    """
+
+    def __init__(self, low=None, high=None, *, low_open=False, high_open=False, none=False):
+        self.low, self.high = low, high
+        self.low_open, self.high_open, self.none_ok = low_open, high_open, none
+
+    def describe(self) -> str:
+        bounds = _bounds_text(self.low, self.high, self.low_open, self.high_open)
+        return self._or_none("a finite number" + (f" {bounds}" if bounds else ""))
+
+    def _check(self, value, name):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be {self.describe()}, got {_shown(value)}")
+        value = float(value)
+        ok = math.isfinite(value)
+        if ok and self.low is not None:
+            ok = value > self.low if self.low_open else value >= self.low
+        if ok and self.high is not None:
+            ok = value < self.high if self.high_open else value <= self.high
+        if not ok:
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+        return value
+
+
+class Bool(Constraint):
+    """``True`` or ``False`` (NumPy's bool too); 0, 1 and strings are refused."""
+
+    def __init__(self, *, none: bool = False):
+        self.none_ok = none
+
+    def describe(self) -> str:
+        return self._or_none("True or False")
+
+    def _check(self, value, name):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be {self.describe()}, got {_shown(value)}")
+        return bool(value)
+
+
+class Choice(Constraint):
+    """One of a fixed set of strings, compared case-insensitively; returned in the set's spelling."""
+
+    def __init__(self, *options: str, none: bool = False):
+        self.options, self.none_ok = tuple(options), none
+        self._lower = {o.lower(): o for o in options}
+
+    def describe(self) -> str:
+        return self._or_none("one of " + ", ".join(repr(o) for o in self.options))
+
+    def _check(self, value, name):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be {self.describe()}, got {_shown(value)}")
+        found = self._lower.get(value.lower())
+        if found is None:
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+        return found
+
+
+class Dtype(Constraint):
+    """A floating dtype the engine computes in: float32 or float64 (names, types or dtypes)."""
+
+    def __init__(self, allowed=FLOAT_DTYPES, *, none: bool = False):
+        self.allowed, self.none_ok = tuple(np.dtype(d) for d in allowed), none
+
+    def describe(self) -> str:
+        return self._or_none("one of " + ", ".join(d.name for d in self.allowed))
+
+    def _check(self, value, name):
+        try:
+            dtype = np.dtype(value)
+        except TypeError as exc:
+            raise TypeError(f"{name} must be a dtype, {self.describe()}, got {_shown(value)}") from exc
+        except Exception:
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}") from None
+        if dtype not in self.allowed:
+            raise ValueError(f"{name} must be {self.describe()}, got {dtype.name}")
+        return dtype
+
+
+class Path(Constraint):
+    """A file-system path (``str`` or ``os.PathLike``); returned as ``str``."""
+
+    def __init__(self, *, none: bool = False):
+        self.none_ok = none
+
+    def describe(self) -> str:
+        return self._or_none("a path (str or os.PathLike)")
+
+    def _check(self, value, name):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be {self.describe()}, got {_shown(value)}")
+        path = os.fspath(value)
+        if not isinstance(path, str):
+            raise TypeError(f"{name} must be {self.describe()}, got bytes {path!r}")
+        if not path or "\x00" in path:
+            raise ValueError(f"{name} must be a non-empty path without NUL bytes, got {path!r}")
+        return path
+
+
+def check_int(value, name: str, low=None, high=None, *, none: bool = False):
+    """``value`` as an ``int`` in ``[low, high]`` (TypeError for a non-integer, ValueError out of range)."""
+    return Int(low, high, none=none)(value, name)
+
+
+def check_real(value, name: str, low=None, high=None, *, low_open=False, high_open=False, none=False):
+    """``value`` as a finite ``float`` in the range (TypeError for a non-number, ValueError otherwise)."""
+    return Real(low, high, low_open=low_open, high_open=high_open, none=none)(value, name)
+
+
+def check_bool(value, name: str, *, none: bool = False):
+    return Bool(none=none)(value, name)
+
+
+def check_choice(value, name: str, options, *, none: bool = False):
+    return Choice(*options, none=none)(value, name)
+
+
+def check_dtype(value, name: str = "dtype", allowed=FLOAT_DTYPES, *, none: bool = False):
+    return Dtype(allowed, none=none)(value, name)
+
+
+def check_path(value, name: str, *, none: bool = False):
+    return Path(none=none)(value, name)
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):
+    """A number ``> 0`` (``>= 0`` with ``allow_zero``); an ``int`` with ``integer``."""
+    if integer:
+        return check_int(value, name, low=0 if allow_zero else 1)
+    return check_real(value, name, low=0, low_open=not allow_zero)
+
+
+def check_sizes(sizes, name: str = "sizes", *, min_len: int = 2) -> list:
+    """A list of layer widths: a sequence (not a string) of at least ``min_len`` integers >= 1."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or not hasattr(sizes, "__iter__"):
+        raise TypeError(
+            f"{name} must be a list of integer layer widths such as [2, 8, 1], got {_shown(sizes)}"
+        )
+    sizes = list(sizes)
+    if len(sizes) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} widths (input and output), got {sizes}")
+    return [check_int(s, f"{name}[{i}]", low=1) for i, s in enumerate(sizes)]
 
 
 def check_finite(a: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` naming the first NaN or inf in ``a``."""
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
+    if a.dtype.kind in "fc" and not np.isfinite(a).all():
         bad = np.argwhere(~np.isfinite(a))[0]
         where = tuple(int(i) for i in bad)
         raise ValueError(
@@ -41,7 +269,10 @@ def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
     """Per-example weights of shape (n,), finite, non-negative, not all zero."""
     if sample_weight is None:
         return None
-    w = np.asarray(getattr(sample_weight, "data", sample_weight), dtype=dtype)
+    w = np.asarray(getattr(sample_weight, "data", sample_weight))
+    if w.dtype.kind not in "iuf":
+        raise TypeError(f"sample_weight must be numeric, got an array of dtype {w.dtype}")
+    w = w.astype(dtype, copy=False)
     if w.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},) (one weight per example), got {w.shape}")
     check_finite(w, "sample_weight")
@@ -51,14 +282,3 @@ def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
     if not w.sum() > 0:
         raise ValueError("sample_weight sums to 0: at least one example needs a positive weight")
     return w
-
-
-def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        what = "an integer" if integer else "a number"
-        raise TypeError(f"{name} must be {what}, got {value!r}")
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value

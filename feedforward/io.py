@@ -39,6 +39,7 @@ from .nn.linear import Linear
 from .nn.mlp import MLP
 from .nn.module import Module, Sequential
 from .nn.output import OUTPUTS, OutputUnit
+from ._rng import rng_from_json, rng_state_to_json
 
 __all__ = [
     "save",
@@ -339,7 +340,7 @@ def _layer_spec(layer: Module, where: str) -> dict:
         if kind is cls:
             spec = {"type": name}
             for key in hyper:
-                spec[key] = getattr(layer, key)
+                spec[key] = layer.config()[key]
             if cls is RReLU:
                 spec["rng_state"] = rng_state_to_json(layer.rng)
             return spec
@@ -653,52 +654,6 @@ def read_metadata(path) -> dict:
 
 
 # ============================================================================= RNGs
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return {"__ndarray__": value.tolist(), "dtype": value.dtype.name}
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _from_jsonable(value):
-    if isinstance(value, dict):
-        if set(value) == {"__ndarray__", "dtype"}:
-            if value["dtype"] not in ("uint32", "uint64"):
-                raise ValueError(f"rng state: unexpected array dtype {value['dtype']!r}")
-            try:
-                return np.array(value["__ndarray__"], dtype=value["dtype"])
-            except (TypeError, ValueError, OverflowError):
-                raise ValueError("rng state: malformed array") from None
-        return {k: _from_jsonable(v) for k, v in value.items()}
-    return value
-
-
-def rng_state_to_json(rng: np.random.Generator) -> dict:
-    """``rng.bit_generator.state`` as plain JSON values (arrays become lists)."""
-    return _jsonable(rng.bit_generator.state)
-
-
-def rng_from_json(state, rng: np.random.Generator | None = None) -> np.random.Generator:
-    """A Generator in the saved state (set on ``rng`` in place when it has the same bit generator)."""
-    if not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS:
-        raise ValueError(f"rng state must be a dict with bit_generator in {_BIT_GENERATORS}")
-    kind = state["bit_generator"]
-    value = _from_jsonable(state)
-    if rng is None or type(rng.bit_generator).__name__ != kind:
-        rng = np.random.Generator(getattr(np.random, kind)())
-    try:
-        rng.bit_generator.state = value
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ValueError(f"rng state is malformed ({exc})") from None
-    return rng
-
-
 def _module_rngs(model: Module) -> dict:
     """Every ``np.random.Generator`` attribute of ``model``'s modules (e.g. RReLU's), by dotted name."""
     out = {}

@@ -43,6 +43,8 @@ class Linear(Module):
 
     _chain = "affine"  # Sequential may fuse it (functional/chain.py)
 
+    mode_dependent = False
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  init="glorot_uniform", bias_init: float = 0.0, rng=None, dtype=np.float32):
         check_positive(in_features, "in_features", integer=True)

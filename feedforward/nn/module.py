@@ -41,6 +41,10 @@ class Module:
     """
 
     training: bool = True
+    # Whether forward() computes differently in training and evaluation (dropout-like
+    # randomness, RReLU). The trainer flips train/eval flags only when some module says so.
+    # True unless a class declares otherwise: a custom module is assumed to read self.training.
+    mode_dependent: bool = True
     # How a Sequential may run this module inside one fused graph node
     # (feedforward.functional.chain): "affine" (Linear), "unit" (a hidden unit whose
     # ``_kernel()`` gives array kernels), "skip" (the identity), or None: layer by layer.
@@ -175,6 +179,8 @@ class Module:
 
 class Sequential(Module):
     """A chain of modules, ``h(k) = f_k(h(k-1))``: the network's depth is its length (L-ARCH-1)."""
+
+    mode_dependent = False  # its children say for themselves
 
     def __init__(self, *layers):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):

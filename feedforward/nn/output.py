@@ -24,7 +24,7 @@ from .. import functional as F
 from ..tensor import Tensor, as_tensor
 from .module import Module
 
-__all__ = ["OutputUnit", "Gaussian", "Bernoulli", "Categorical", "OUTPUTS", "get_output"]
+__all__ = ["OutputUnit", "Gaussian", "Bernoulli", "Categorical", "OUTPUTS", "get_output", "register_output"]
 
 
 def _like_input(z, value):
@@ -41,6 +41,7 @@ class OutputUnit(Module):
 
     name = ""
     task = ""  # "regression" or "classification"
+    mode_dependent = False
 
     def forward(self, z):
         return self.mean(z)
@@ -133,7 +134,24 @@ class Categorical(OutputUnit):
         return np.argmax(np.asarray(getattr(z, "data", z)), axis=-1)
 
 
-OUTPUTS = {"gaussian": Gaussian, "bernoulli": Bernoulli, "categorical": Categorical}
+OUTPUTS: dict = {}
+"""The output-unit registry: ``name`` -> class; the model file, the trainer, the CLI and the tests read it."""
+
+
+def register_output(cls):
+    """Class decorator: add an :class:`OutputUnit` subclass to :data:`OUTPUTS` under its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, OutputUnit)):
+        raise TypeError(f"register_output() takes an OutputUnit subclass, got {cls!r}")
+    if not cls.name or cls.task not in ("regression", "classification"):
+        raise ValueError(f"{cls.__name__} needs a name and task 'regression' or 'classification'")
+    if OUTPUTS.get(cls.name, cls) is not cls:
+        raise ValueError(f"output unit name {cls.name!r} is already registered to {OUTPUTS[cls.name].__name__}")
+    OUTPUTS[cls.name] = cls
+    return cls
+
+
+for _cls in (Gaussian, Bernoulli, Categorical):
+    register_output(_cls)
 
 
 def get_output(spec) -> OutputUnit | None:
