@@ -159,12 +159,14 @@ class Dtype(Constraint):
         return self._or_none("one of " + ", ".join(d.name for d in self.allowed))
 
     def _check(self, value, name):
+        if value is None:  # np.dtype(None) is float64: never a silent default
+            raise TypeError(f"{name} must be a dtype, {self.describe()}, got None")
         try:
             dtype = np.dtype(value)
-        except TypeError as exc:
-            raise TypeError(f"{name} must be a dtype, {self.describe()}, got {_shown(value)}") from exc
         except Exception:
-            raise ValueError(f"{name} must be {self.describe()}, got {value!r}") from None
+            if isinstance(value, str):  # a name, but not of a dtype: a bad value
+                raise ValueError(f"{name} must be {self.describe()}, got {value!r}") from None
+            raise TypeError(f"{name} must be a dtype, {self.describe()}, got {_shown(value)}") from None
         if dtype not in self.allowed:
             raise ValueError(f"{name} must be {self.describe()}, got {dtype.name}")
         return dtype

@@ -69,16 +69,137 @@ def test_activation_maps_zero_to_zero_except_sigmoid(name):
 
 
 def test_every_activation_class_is_registered_and_classified():
-    """A new hidden unit exported from ff.nn must be in ACTIVATIONS (hence in the tests above)."""
-    from feedforward.nn.activation import RECTIFIERS, SQUASHERS
+    """A new hidden unit exported from ff.nn must be in the registry (hence in the tests above), issue 10."""
+    from feedforward.nn.activation import KINDS, UNITS, unit_kind
 
     containers = (nn.Linear, nn.MLP, nn.Sequential, nn.OutputUnit)
     exported = {obj for name in nn.__all__ for obj in [getattr(nn, name)]
-                if inspect.isclass(obj) and issubclass(obj, nn.Module) and obj is not nn.Module
+                if inspect.isclass(obj) and issubclass(obj, nn.Module) and obj not in (nn.Module, nn.Unit)
                 and not issubclass(obj, containers)}
-    assert exported == set(nn.ACTIVATIONS.values())
-    for cls in exported:
-        assert cls in RECTIFIERS or cls in SQUASHERS or cls is nn.Identity, cls
+    assert exported == set(UNITS.values()) == set(nn.ACTIVATIONS.values())
+    for name, cls in UNITS.items():
+        assert cls.name == name and cls.kind in KINDS, cls
+        assert unit_kind(nn.get_activation(name, rng=0)) == cls.kind
+        for alias in cls.aliases:
+            assert nn.ACTIVATIONS[alias] is cls
+
+
+@pytest.mark.parametrize("name", sorted(nn.UNITS))
+def test_unit_config_round_trip(name):
+    """``from_config(config())`` rebuilds a unit that computes the same (issue 10: one registry)."""
+    unit = nn.get_activation(name, units=4, rng=3).eval()
+    again = type(unit).from_config(unit.config(), dtype=np.float32, rng=3).eval()
+    for p, q in zip(unit.parameters(), again.parameters()):
+        q.data[...] = p.data
+    z = ff.Tensor(_z((5, 4), np.float32))
+    np.testing.assert_array_equal(unit(z).data, again(z).data)
+    assert again.config() == unit.config()
+
+
+@pytest.mark.parametrize("name", sorted(nn.UNITS))
+def test_unit_mode_dependence_is_declared_truthfully(name):
+    """A unit that says it is not mode dependent computes the same in train and eval mode."""
+    unit = nn.get_activation(name, units=4, rng=0)
+    z = ff.Tensor(_z((50, 4), np.float64, seed=2))
+    same = np.array_equal(unit.train()(z).data, unit.eval()(z).data)
+    assert same is not type(unit).mode_dependent
+
+
+@pytest.mark.parametrize("name", sorted(nn.UNITS))
+def test_unit_kind_matches_its_derivative(name):
+    """kind is what the diagnostics read: a rectifier's derivative is 0 (or constant) on a half-line,
+    a squasher's derivative vanishes at both ends, a linear unit's is 1 everywhere."""
+    unit = nn.get_activation(name, units=1, rng=0).eval()
+    z = ff.Tensor(np.array([-30.0, -20.0, 20.0, 30.0]), requires_grad=True)
+    unit(z).sum().backward()
+    g = z.grad
+    if unit.kind == "squasher":
+        assert np.all(np.abs(g) < 1e-6)
+    elif unit.kind == "linear":
+        np.testing.assert_array_equal(g, 1.0)
+    else:
+        # slope 1 on the right; on the left one constant slope (ELU's tends to 0: a constant in the limit)
+        assert g[2] == g[3] == 1.0 and abs(g[0] - g[1]) < 1e-6
+
+
+def test_registry_refuses_bad_or_clashing_units():
+    """register() checks the declaration: name, kind, and no name taken twice."""
+    with pytest.raises(ValueError, match="already registered"):
+        @nn.register
+        class Relu2(nn.Unit):
+            name = "relu"
+            kind = "rectifier"
+    with pytest.raises(ValueError, match="kind"):
+        @nn.register
+        class Wobbly(nn.Unit):
+            name = "wobbly"
+            kind = "wavy"
+    with pytest.raises(TypeError, match="Unit subclass"):
+        nn.register(nn.Linear)
+    assert "wobbly" not in nn.ACTIVATIONS and nn.ACTIVATIONS["relu"] is nn.ReLU
+
+
+def test_a_registered_unit_is_usable_everywhere_by_name():
+    """One class in one file is all a new unit needs: by name in MLP, trained, saved and loaded (issue 10)."""
+    from feedforward.nn import activation as A
+
+    @nn.register
+    class Softsign(nn.Unit):
+        """``z / (1 + |z|)``, composed of primitive ops."""
+
+        name = "softsign_test"
+        kind = "squasher"
+
+        def forward(self, z):
+            return z / (ff.abs(z) + 1.0)
+
+    try:
+        X = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
+        y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+        net = nn.MLP([2, 16, 2], activation="softsign_test", output="categorical", rng=0)
+        assert isinstance(net.layers[1], Softsign)
+        before = float(net.output.nll(net(X), y).data)
+        ff.fit(net, X, y, optimizer="adam", lr=0.05, mode="batch", max_epochs=60, rng=0)
+        assert float(net.output.nll(net(X), y).data) < 0.5 * before
+        if ff.io is not None:
+            import tempfile, os
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "m.safetensors")
+                ff.save(net, path)
+                again = ff.load(path)
+            assert isinstance(again.layers[1], Softsign)
+            np.testing.assert_array_equal(again(X).data, net(X).data)
+    finally:
+        for key in ("softsign_test",):
+            A.ACTIVATIONS.pop(key, None)
+            A.UNITS.pop(key, None)
+
+
+def test_hyper_parameters_are_checked_by_their_declared_constraints():
+    """Wrong type -> TypeError, bad value -> ValueError, naming the unit and the argument (issue 10)."""
+    with pytest.raises(TypeError, match=r"LeakyReLU: negative_slope must be a finite number, got '0.1' \(str\)"):
+        nn.LeakyReLU("0.1")
+    with pytest.raises(ValueError, match="ELU: alpha must be a finite number, got nan"):
+        nn.ELU(float("nan"))
+    with pytest.raises(TypeError, match="PReLU: num_parameters must be an integer >= 1, got 2.0"):
+        nn.PReLU(2.0)
+    with pytest.raises(ValueError, match="RReLU: lower must be a finite number >= 0, got -0.1"):
+        nn.RReLU(-0.1, 0.2)
+    with pytest.raises(ValueError, match="PReLU: dtype must be one of float32, float64, got float16"):
+        nn.PReLU(1, dtype=np.float16)
+    with pytest.raises(TypeError, match="unknown hyper-parameter"):
+        nn.ELU.from_config({"alpha": 1.0, "beta": 2.0})
+    with pytest.raises(ValueError, match="lacks"):
+        nn.ELU.from_config({})
+
+
+def test_prelu_counts_its_parameters_and_summarises():
+    """Audit defect: ``PReLU(3).num_parameters()`` and ``.summary()`` raised TypeError (an attribute
+    shadowed the method)."""
+    unit = nn.PReLU(3)
+    assert unit.num_parameters() == 3 and unit.slopes == 3
+    text = nn.MLP([2, 3, 1], activation=nn.PReLU(3), rng=0).summary(file=None)
+    assert "PReLU(num_parameters=3)" in text and "total parameters: 16" in text
 
 
 def test_prelu_module_learns_per_unit_or_shared_slope():
