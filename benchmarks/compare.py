@@ -106,7 +106,7 @@ def check_goals(name: str, rows: dict) -> list:
             ratio = rows["ff"]["median"] / rows[peer]["median"]
             results.append({"workload": name, "vs": peer, "ratio": ratio, "goal": bound, "met": ratio <= bound})
     # The estimator against scikit-learn given the same float32 array, and given float64 (what
-    # scikit-learn users usually pass: it then computes in float64, ours casts to float32).
+    # scikit-learn users usually pass, and on which scikit-learn computes in float64).
     for peer in ("sklearn", "sklearn64"):
         if name == "epoch" and "ff_estimator" in rows and peer in rows:
             ratio = rows["ff_estimator"]["median"] / rows[peer]["median"]

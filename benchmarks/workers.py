@@ -158,8 +158,8 @@ def run_torch(spec, X, y):
     torch.manual_seed(0)
     if spec.get("torch_threads"):
         # Tiny networks: one thread is PyTorch's fastest setting, and it does not stall when
-        # other processes oversubscribe the cores (with its default 2 threads a 2-16-1 step
-        # was measured at 3-9 ms instead of ~0.25 ms on a loaded 2-core machine).
+        # other processes oversubscribe the cores, as its default thread pool does (figure in
+        # benchmarks/README.md).
         torch.set_num_threads(spec["torch_threads"])
     sizes, batch = spec["sizes"], spec["batch"]
     binary = sizes[-1] == 1
@@ -232,7 +232,7 @@ def run_numpy(spec, X, y):
                     g = z
                 g /= m
                 for k in range(len(Ws) - 1, -1, -1):
-                    gW = np.dot(hs[k].T, g)  # np.dot, not @: matmul is ~7x slower when a side is 1
+                    gW = np.dot(hs[k].T, g)  # np.dot, not @: matmul is slow when a side is 1 (README)
                     gb = g.sum(axis=0)
                     if k:
                         g = np.dot(g, Ws[k].T)
@@ -262,7 +262,7 @@ def run_gemm(spec, X, y):
     def products():
         for k, W in enumerate(Ws):
             fwd, dW, dh = outs[k]
-            np.dot(hs[k], W, out=fwd)  # forward (np.dot: matmul is ~7x slower on a one-row batch)
+            np.dot(hs[k], W, out=fwd)  # forward (np.dot: matmul is slow on a one-row batch, README)
             g = hs[k + 1]
             np.dot(hs[k].T, g, out=dW)  # dL/dW
             if k:

@@ -129,8 +129,8 @@ class Tensor:
     @classmethod
     def _make(cls, data: np.ndarray, parents: tuple, backward, op: str) -> "Tensor":
         """Wrap an op's result; record the graph edge only if a parent needs a gradient."""
-        # Every op goes through here: plain attribute stores and a loop, no generator
-        # or function call (this costs about 1/4 of a small network's step otherwise).
+        # Every op goes through here, so its fixed cost is paid many times per step: plain
+        # attribute stores and a loop, no generator or function call.
         out = _new(cls)
         # A ufunc on 0-d arrays returns a NumPy scalar: keep .data an ndarray.
         out.data = data if type(data) is np.ndarray else np.asarray(data)

@@ -10,8 +10,6 @@ from feedforward.experiments import activations, depth, sgd_modes, uat
 pytest.importorskip("matplotlib")
 
 
-
-
 @pytest.mark.parametrize("module,order,spec", [(uat, 35, "L-UAT-1"), (depth, 45, "L-DEPTH-1"),
                                                (activations, 50, "Xu et al."), (sgd_modes, 80, "L-SGD-6")])
 def test_experiment_contract(module, order, spec):
@@ -19,12 +17,18 @@ def test_experiment_contract(module, order, spec):
 
 
 def test_universal_approximation_error_falls_with_width(tmp_path):
+    """L-UAT-1 (issue 10): the best-of-3-seeds test RMSE falls strictly at every step 1 -> 4 -> 16 -> 64.
+
+    Each run anneals Adam's step to 0, so the error is the one training converged to, not a
+    snapshot of a bounce (the constant-step version failed with OPENBLAS_CORETYPE=Haswell).
+    """
     r = uat.run(tmp_path, quick=True)
     n = r["numbers"]
+    assert n["widths"] == [1, 4, 16, 64] and n["seeds"] == [0, 1, 2]
     for act in ("sigmoid", "tanh"):
         rmse = n[f"{act}_rmse"]
-        assert rmse[-1] < rmse[0] / 10  # 64 units vs 1: an order of magnitude at least
-        assert rmse[1] < rmse[0] and rmse[2] < rmse[1]  # 1 -> 4 -> 16 units
+        assert rmse[-1] < rmse[0] / 10, (act, rmse)  # 64 units vs 1: an order of magnitude at least
+        assert all(b < a for a, b in zip(rmse, rmse[1:])), (act, rmse)  # every wider net is better
     assert n["glorot_start_rmse"] > 5 * n["sigmoid_rmse"][-1]  # the start matters, as the summary says
     assert all(r["checks"].values())
     json.dumps(n)

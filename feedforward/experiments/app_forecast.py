@@ -104,7 +104,7 @@ def run(out_dir, quick: bool = False) -> dict:
         f"Monthly mean sunspot numbers ({len(values):,} months, {series.time[0]:.0f}-{series.time[-1]:.1f}) "
         f"are cut in time at {cut_time:.1f}: windows of the past m = {M} months -> the next n = {N} months "
         "are built separately on each side, so every test target lies in the unseen future; scaling uses "
-        "training statistics and the epoch is chosen on the last {VAL_FRACTION:.0%} of the training windows. "
+        f"training statistics and the epoch is chosen on the last {VAL_FRACTION:.0%} of the training windows. "
         f"An MLP {M} -> 64 -> 64 -> {N} (ELU, Gaussian output) "
         f"({'one seed' if len(seeds) == 1 else f'mean forecast of {len(seeds)} seeds'}, "
         f"{seconds:.1f} s) has test MAE **{overall['MLP']:.2f}** averaged over the 12 horizons, against "

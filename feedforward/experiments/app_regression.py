@@ -20,6 +20,11 @@ CLAIM = (
 
 DATASETS = ("diabetes", "autompg")
 HIDDEN, ACTIVATION, WEIGHT_DECAY, EPOCHS = (16,), "relu", 1e-2, 200
+# The bars of the two claims, in mean test R^2 over the splits. "Matches" is two-sided: on an
+# almost linear target the MLP should neither fall behind least squares (overfitting) nor pull
+# clearly ahead (which would say the target is not almost linear). "Wins" needs a margin that
+# split-to-split noise does not give, and a win on every split.
+MATCH_R2, WIN_R2 = 0.02, 0.03
 
 
 def _r2(pred, y):
@@ -91,20 +96,23 @@ def run(out_dir, quick: bool = False) -> dict:
     a_lin = np.mean(numbers["autompg"]["r2_linear"])
     a_mlp = np.mean(numbers["autompg"]["r2_mlp"])
     checks["diabetes: MLP R^2 > 0.4 (far better than predicting the mean)"] = bool(d_mlp > 0.4)
-    checks["diabetes: MLP within 0.05 R^2 of linear regression"] = bool(d_mlp > d_lin - 0.05)
-    checks["autompg: MLP beats linear regression (mean test R^2)"] = bool(a_mlp > a_lin)
+    checks[f"diabetes: MLP matches linear regression (mean test R^2 within {MATCH_R2})"] = bool(
+        abs(d_mlp - d_lin) <= MATCH_R2)
+    a_wins = [m > lin for m, lin in zip(numbers["autompg"]["r2_mlp"], numbers["autompg"]["r2_linear"])]
+    checks[f"autompg: MLP beats linear regression by >= {WIN_R2} mean test R^2, and on every split"] = bool(
+        a_mlp >= a_lin + WIN_R2 and all(a_wins))
     summary = (
         f"Over {len(splits)} random 80/20 splits (features standardised on the training part), an MLP "
         f"{HIDDEN} with {ACTIVATION} units and a linear output (Adam, weight decay {WEIGHT_DECAY}, {EPOCHS} "
         f"epochs) against least-squares linear regression. On **diabetes** the MLP's mean test R^2 is "
         f"{d_mlp:.3f} against {d_lin:.3f} for the linear model: "
         + ("a tie, as expected for a target close to linear in its ten inputs with only 442 patients. "
-           if abs(d_mlp - d_lin) <= 0.02 else
+           if abs(d_mlp - d_lin) <= MATCH_R2 else
            ("the MLP is ahead. " if d_mlp > d_lin else "the linear model is ahead: with 442 patients and an "
             "almost linear target, the extra flexibility does not pay. "))
         + f"On **Auto MPG** the MLP reaches R^2 {a_mlp:.3f} against {a_lin:.3f}"
         + (": fuel economy falls non-linearly with weight and horsepower, which the hidden layer captures."
-           if a_mlp > a_lin else ": the MLP does not beat the linear model here.")
+           if a_mlp >= a_lin + WIN_R2 else f": the MLP is not ahead by the {WIN_R2} claimed.")
     )
     return {"summary": summary,
             "tables": [("Test R^2 and MAE, mean ± std over splits", ["data", "model", "R^2", "MAE"], rows)],

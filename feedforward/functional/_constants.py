@@ -1,7 +1,7 @@
 """Small constant arrays that every training step needs, made once (read-only) and reused.
 
-A step of a small network costs tens of microseconds, so building ``np.ones(n)`` or
-``np.arange(0, n C, C)`` in every step is a measurable share of it. The caches are keyed by
+A step of a small network is a handful of NumPy calls on small arrays, so building
+``np.ones(n)`` or ``np.arange(0, n C, C)`` again in every step would be a visible share of it. The caches are keyed by
 shape and dtype and stay small (a process sees few batch sizes); they are cleared if they grow.
 """
 
