@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import check_bool, check_real
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -18,6 +19,7 @@ __all__ = ["numeric_grad", "gradcheck", "GradcheckResult"]
 
 def numeric_grad(f, inputs, eps: float = 1e-6) -> list:
     """Central-difference gradient of the scalar ``f(*inputs)`` w.r.t. each input's data."""
+    eps = check_real(eps, "eps", 0, low_open=True)
     grads = []
     with no_grad():
         for t in inputs:
@@ -38,7 +40,11 @@ def numeric_grad(f, inputs, eps: float = 1e-6) -> list:
 
 @dataclass
 class GradcheckResult:
-    """Outcome of :func:`gradcheck`: ``ok`` and the worst relative error of each input."""
+    """Outcome of :func:`gradcheck`: ``ok`` and, per input, the worst relative error.
+
+    The lists follow ``inputs``: entry ``i`` belongs to ``inputs[i]``, and is ``None`` for an
+    input held constant (no ``requires_grad``).
+    """
 
     ok: bool
     max_rel_error: list = field(default_factory=list)
@@ -49,7 +55,9 @@ class GradcheckResult:
         return self.ok
 
     def __str__(self) -> str:
-        errs = ", ".join(f"input {i}: {e:.2e}" for i, e in enumerate(self.max_rel_error))
+        errs = ", ".join(
+            f"input {i}: {'constant' if e is None else f'{e:.2e}'}" for i, e in enumerate(self.max_rel_error)
+        )
         return f"gradcheck {'passed' if self.ok else 'FAILED'} (worst relative error per input: {errs})"
 
 
@@ -64,10 +72,17 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
         output is summed.
     inputs : sequence of Tensor
         Float64 tensors with ``requires_grad=True`` (others are held constant).
+    eps : float
+        The difference step ``h > 0``.
+    atol, rtol : float
+        Tolerances ``>= 0``.
+    raise_exception : bool
+        Raise ``AssertionError`` with the report instead of returning a failed result.
 
     The relative error of element i is ``|a_i - n_i| / max(1, |a_i|, |n_i|)``
     (absolute near zero, relative for large gradients); ``ok`` when it is at
-    most ``atol + rtol`` everywhere.
+    most ``atol + rtol`` everywhere. The result's lists, and its report, number
+    the inputs by their position in ``inputs``.
 
     Examples
     --------
@@ -76,24 +91,41 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
     >>> ff.gradcheck(lambda x: (x * x).exp().sum(), [x]).ok
     True
     """
+    if not callable(f):
+        raise TypeError(f"gradcheck: f must be a callable, got {type(f).__name__}")
+    eps = check_real(eps, "eps", 0, low_open=True)
+    atol = check_real(atol, "atol", 0)
+    rtol = check_real(rtol, "rtol", 0)
+    raise_exception = check_bool(raise_exception, "raise_exception")
     inputs = list(inputs)
-    wanted = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
-    if not wanted:
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
-    for t in wanted:
+    for i in checked:
+        t = inputs[i]
         if t.dtype != np.float64:
-            raise TypeError(f"gradcheck needs float64 inputs for accurate differences, got {t.dtype}")
+            raise TypeError(
+                f"gradcheck needs float64 inputs for accurate differences, got {t.dtype} for input {i}"
+            )
         t.grad = None
     out = f(*inputs)
     out.sum().backward() if out.size != 1 else out.backward()
+    wanted = [inputs[i] for i in checked]
     analytic = [np.zeros_like(t.data) if t.grad is None else t.grad.copy() for t in wanted]
-    numeric_all = numeric_grad(lambda *a: f(*inputs), wanted, eps)
+    numeric = numeric_grad(lambda *a: f(*inputs), wanted, eps)
     errors = []
-    for a, n in zip(analytic, numeric_all):
+    for a, n in zip(analytic, numeric):
         denom = np.maximum(1.0, np.maximum(np.abs(a), np.abs(n)))
         errors.append(float(np.max(np.abs(a - n) / denom)) if a.size else 0.0)
     ok = all(e <= atol + rtol for e in errors)
-    result = GradcheckResult(ok, errors, analytic, numeric_all)
+
+    def by_position(values):
+        out = [None] * len(inputs)
+        for i, v in zip(checked, values):
+            out[i] = v
+        return out
+
+    result = GradcheckResult(ok, by_position(errors), by_position(analytic), by_position(numeric))
     if raise_exception and not ok:
         raise AssertionError(str(result))
     return result

@@ -32,6 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._rng import as_rng
+from ._validation import check_choice, check_int, check_real
+
 __all__ = ["forward", "backward", "loss", "sgd_step", "init_params", "params_from_mlp"]
 
 
@@ -56,8 +59,8 @@ def _xy(X, Y, d, K):
 
 def init_params(d: int, m: int, K: int = 1, rng=None, scale: float = 1.0):
     """Random ``(W1, b1, W2, b2)`` (standard normal times ``scale``), float64."""
-    from ._rng import as_rng
-
+    d, m, K = check_int(d, "d", low=1), check_int(m, "m", low=1), check_int(K, "K", low=1)
+    scale = check_real(scale, "scale", 0)
     rng = as_rng(rng)
     return (rng.standard_normal((d, m)) * scale, rng.standard_normal(m) * scale,
             rng.standard_normal((m, K)) * scale, rng.standard_normal(K) * scale)
@@ -85,14 +88,11 @@ def forward(X, params) -> dict:
 
 def loss(X, Y, params, reduction: str = "sum") -> float:
     """``sum_n 1/2 ||y - y_hat||^2`` (``reduction="sum"``, the slides' ``J = sum_p J_p``) or its mean."""
+    reduction = check_choice(reduction, "reduction", ("sum", "mean"))
     W1, b1, W2, b2 = _check(params)
     X, Y = _xy(X, Y, W1.shape[0], W2.shape[1])
     per_example = 0.5 * np.sum((Y - forward(X, params)["y_hat"]) ** 2, axis=1)
-    if reduction == "sum":
-        return float(per_example.sum())
-    if reduction == "mean":
-        return float(per_example.mean())
-    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    return float(per_example.sum() if reduction == "sum" else per_example.mean())
 
 
 def backward(X, Y, params, reduction: str = "sum") -> dict:
@@ -106,8 +106,7 @@ def backward(X, Y, params, reduction: str = "sum") -> dict:
         ``"b1"`` (m,), ``"W2"`` (m, K) ``= sum_n z_j delta_k``, ``"b2"`` (K,); and the
         forward values ``"a"``, ``"z"``, ``"y_hat"``.
     """
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    reduction = check_choice(reduction, "reduction", ("sum", "mean"))
     W1, b1, W2, b2 = _check(params)
     X, Y = _xy(X, Y, W1.shape[0], W2.shape[1])
     fw = forward(X, (W1, b1, W2, b2))
@@ -126,7 +125,6 @@ def backward(X, Y, params, reduction: str = "sum") -> dict:
 
 def sgd_step(params, grads, lr: float):
     """``w <- w - eta dL/dw`` with ``eta = lr``, the learning rate (not 'weight decay')."""
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr (the learning rate eta) must be a positive number, got {lr!r}")
+    lr = check_real(lr, "lr (the learning rate eta)", 0, low_open=True)
     W1, b1, W2, b2 = _check(params)
     return (W1 - lr * grads["W1"], b1 - lr * grads["b1"], W2 - lr * grads["W2"], b2 - lr * grads["b2"])

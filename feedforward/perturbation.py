@@ -28,6 +28,7 @@ import numpy as np
 
 from . import functional as F
 from ._rng import as_rng
+from ._validation import check_choice, check_int, check_real
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -171,21 +172,20 @@ def train(model, X, Y, method: str = "finite_differences", *, lr: float = 0.1, n
     rng : int, Generator or None
         Randomness of the perturbation methods.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    if isinstance(n_updates, bool) or not isinstance(n_updates, (int, np.integer)) or n_updates < 0:
-        raise ValueError(f"n_updates must be a non-negative integer, got {n_updates!r}")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    method = check_choice(method, "method", METHODS)
+    n_updates = check_int(n_updates, "n_updates", low=0)
+    lr = check_real(lr, "lr", 0, low_open=True)
+    eps = check_real(eps, "eps", 0, low_open=True, none=True)
+    n_directions = check_int(n_directions, "n_directions", low=1, none=True)
+    step = check_real(step, "step", 0, low_open=True)
     rng = as_rng(rng)
     J = CountingLoss(model, X, Y)
     theta = flat_parameters(model)
     P = theta.size
     if eps is None:
         eps = 1e-6 if model.parameters()[0].dtype == np.float64 else 1e-3
-    n_directions = P if n_directions is None else int(n_directions)
-    if n_directions < 1:
-        raise ValueError(f"n_directions must be >= 1, got {n_directions}")
+    if n_directions is None:
+        n_directions = P
     per_update = {"backprop": 1, "finite_differences": P + 1, "weight_perturbation": 2 * n_directions,
                   "keep_if_better": P}[method]
     result = PerturbationResult(method, P, passes_per_update=per_update)
@@ -193,7 +193,7 @@ def train(model, X, Y, method: str = "finite_differences", *, lr: float = 0.1, n
     result.losses.append(base)
     result.forward_passes.append(0)  # the starting loss is bookkeeping, not part of learning
     J.passes = 0
-    for _ in range(int(n_updates)):
+    for _ in range(n_updates):
         start = time.perf_counter()
         if method == "backprop":
             set_flat_parameters(model, theta)

@@ -180,3 +180,20 @@ def test_compiled_networks_train_and_keep_their_shape():
     loss.backward()
     assert loss.item() == 0.0
     assert all(p.grad is not None and p.grad.shape == p.shape for p in net.parameters())
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: B.all_inputs(2.0), TypeError, r"n_vars must be an integer >= 1 and <= 20, got 2.0"),
+        (lambda: B.all_inputs(True), TypeError, r"n_vars must be an integer >= 1 and <= 20, got True"),
+        (lambda: B.all_inputs(21), ValueError, r"n_vars must be an integer >= 1 and <= 20, got 21"),
+        (lambda: B.parity_formula(0), ValueError, r"n_vars must be an integer >= 1, got 0"),
+        (lambda: B.parity_formula(3, prefix=1), TypeError, r"prefix must be a string"),
+        (lambda: B.truth_table_network(np.zeros((0, 2)), n_vars="2"), TypeError, r"n_vars must be an integer"),
+    ],
+)
+def test_boolean_arguments_go_through_the_validation_layer(call, error, message):
+    """Issue 10: TypeError for a wrong type, ValueError for a bad value, the argument named."""
+    with pytest.raises(error, match=message):
+        call()

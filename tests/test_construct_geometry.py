@@ -162,3 +162,32 @@ def test_constructed_networks_save_and_load_unchanged(tmp_path):
             want = net(ff.Tensor(X.astype(np.float32))).data
             got = back(ff.Tensor(X.astype(np.float32))).data
         np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: G.polygon_network(G.regular_polygon(4), margin="0.1"), TypeError,
+         r"margin .*got '0.1' \(str\)"),
+        (lambda: G.halfplane_network([1, 0], float("nan")), ValueError, r"offset must be a finite number"),
+        (lambda: G.regular_polygon(2), ValueError, r"n_sides must be an integer >= 3, got 2"),
+        (lambda: G.regular_polygon(4.0), TypeError, r"n_sides must be an integer >= 3, got 4.0"),
+        (lambda: G.regular_polygon(4, radius=0), ValueError, r"radius must be a finite number > 0"),
+        (lambda: G.star_pieces(5, inner=1.5), ValueError, r"inner .* must be a finite number > 0 and < 1"),
+        (lambda: G.cylinders_network(G.regular_polygon(4), 0), ValueError, r"n_per_axis must be an integer >= 1"),
+        (lambda: G.cylinders_network(G.regular_polygon(4), 2, heights="mean"), ValueError,
+         r"heights must be one of 'indicator', 'lstsq', got 'mean'"),
+        (lambda: G.cylinders_network(G.regular_polygon(4), 2, bounds=(0, 1, 0)), ValueError,
+         r"bounds must be a tuple \(xmin, xmax, ymin, ymax\), got 3 values"),
+        (lambda: G.cylinders_network(G.regular_polygon(4), 2, bounds="0,1,0,1"), TypeError,
+         r"bounds must be a tuple"),
+        (lambda: G.cylinders_network(G.regular_polygon(4), 2, bounds=(0, 1, 0, np.nan)), ValueError,
+         r"bounds\[3\] must be a finite number, got nan"),
+        (lambda: G.decision(G.polygon_network(G.regular_polygon(4)), np.zeros((3, 2)), chunk=0), ValueError,
+         r"chunk must be an integer >= 1, got 0"),
+    ],
+)
+def test_geometry_arguments_go_through_the_validation_layer(call, error, message):
+    """Issue 10: TypeError for a wrong type, ValueError for a bad value, the argument named."""
+    with pytest.raises(error, match=message):
+        call()

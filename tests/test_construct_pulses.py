@@ -77,3 +77,22 @@ def test_bad_pulse_network_arguments():
         Pu.pulse_network(3.0, 0, 1, 4)
     with pytest.raises(ValueError, match="a < b"):
         Pu.pulse_network(np.sin, 1, 0, 4)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: Pu.square_pulse_network("0", 1.0), TypeError, r"t1 must be a finite number, got '0' \(str\)"),
+        (lambda: Pu.square_pulse_network(0.0, True), TypeError, r"t2 must be a finite number, got True"),
+        (lambda: Pu.square_pulse_network(0.0, 1.0, 0.0), ValueError, r"width \(at most t2 - t1\) must be .*> 0"),
+        (lambda: Pu.square_pulse_network(0.0, 1.0, dtype=np.float16), ValueError, r"dtype must be one of"),
+        (lambda: Pu.pulse_network(np.sin, 0, 1, 2.0), TypeError, r"n_pulses must be an integer >= 1, got 2.0"),
+        (lambda: Pu.pulse_network(np.sin, 0, 1, True), TypeError, r"n_pulses must be an integer >= 1, got True"),
+        (lambda: Pu.pulse_network(np.sin, 0, 1, 4, transition="0.5"), TypeError, r"transition .*got '0.5'"),
+        (lambda: Pu.pulse_network(np.sin, 0, float("inf"), 4), ValueError, r"b must be a finite number, got inf"),
+    ],
+)
+def test_pulse_arguments_go_through_the_validation_layer(call, error, message):
+    """Issue 10: TypeError for a wrong type, ValueError for a bad value, the argument named."""
+    with pytest.raises(error, match=message):
+        call()

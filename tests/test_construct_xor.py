@@ -5,6 +5,7 @@ import pytest
 
 import feedforward as ff
 from feedforward.construct import xor as X
+from feedforward.nn.module import eval_mode
 
 
 def test_data_and_loss_L_XOR_1():
@@ -109,3 +110,63 @@ def test_ensemble_training_takes_the_same_steps_as_ff_fit_L_XOR_4():
            progress=False)
     for got, want in zip(res["params"], net.parameters()):
         np.testing.assert_allclose(got[0], want.data, rtol=1e-10, atol=1e-12)
+
+
+def _train_alone(width, seed, activation, epochs, lr=0.1):
+    """One network trained by hand on J, in float64: the reference for the ensemble."""
+    net = ff.nn.MLP([2, width, 1], activation=activation, rng=seed, dtype=np.float64)
+    Xd, _ = X.xor_data(np.float64)
+    for _ in range(epochs):
+        net.zero_grad()
+        X.xor_loss(net(ff.Tensor(Xd))).backward()
+        for p in net.parameters():
+            p.data -= lr * p.grad
+    return net
+
+
+@pytest.mark.parametrize("activation", ["prelu", "rrelu", "leaky_relu", "tanh"])
+def test_ensemble_of_any_unit_matches_each_network_alone(activation):
+    """Issue 10 (audit): activation="prelu" failed (parameters taken by index; PReLU adds its
+    slope), and one activation module (seed 0's) served every seed, so a PReLU's slope or an
+    RReLU's generator was shared. Each seed's result must be that seed trained alone."""
+    seeds = [0, 1, 5]
+    res = X.train_xor_ensemble(3, seeds, activation=activation, lr=0.1, epochs=30, dtype=np.float64)
+    for k, seed in enumerate(seeds):
+        net = _train_alone(3, seed, activation, 30)
+        params = net.parameters()
+        assert len(res["params"]) == len(params)
+        for got, want in zip(res["params"], params):
+            np.testing.assert_allclose(got[k], want.data, rtol=1e-10, atol=1e-12)
+        with ff.no_grad(), eval_mode(net):
+            out = net(ff.Tensor(X.xor_data(np.float64)[0])).data.ravel()
+        np.testing.assert_allclose(res["outputs"][k], out, rtol=1e-10, atol=1e-12)
+
+
+def test_ensemble_prelu_slopes_are_trained_per_seed():
+    res = X.train_xor_ensemble(2, [0, 1], activation="prelu", lr=0.1, epochs=20, dtype=np.float64)
+    slopes = res["params"][2]  # after W1 and b1, in MLP.parameters() order
+    assert slopes.shape == (2, 1)
+    assert not np.allclose(slopes, 0.25) and slopes[0, 0] != slopes[1, 0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"width": 0}, ValueError, r"width must be an integer >= 1, got 0"),
+        ({"width": 2.0}, TypeError, r"width must be an integer >= 1, got 2.0"),
+        ({"seeds": 5}, TypeError, r"seeds must be a sequence of integers >= 0"),
+        ({"seeds": [0, 1.5]}, TypeError, r"seeds\[1\] must be an integer >= 0, got 1.5"),
+        ({"seeds": [-1]}, ValueError, r"seeds\[0\] must be an integer >= 0, got -1"),
+        ({"seeds": []}, ValueError, r"at least one seed"),
+        ({"activation": "swish"}, ValueError, r"activation must be one of .*'relu'.*got 'swish'"),
+        ({"activation": ff.nn.ReLU()}, TypeError, r"activation must be one of .*\(ReLU\)"),
+        ({"lr": 0.0}, ValueError, r"lr must be a finite number > 0, got 0.0"),
+        ({"epochs": -1}, ValueError, r"epochs must be an integer >= 0, got -1"),
+        ({"epochs": 1e3}, TypeError, r"epochs must be an integer >= 0, got 1000.0"),
+        ({"dtype": np.float16}, ValueError, r"dtype must be one of float32, float64"),
+    ],
+)
+def test_ensemble_arguments_are_checked(kwargs, error, message):
+    args = {"width": 2, "seeds": [0], **kwargs}
+    with pytest.raises(error, match=message):
+        X.train_xor_ensemble(args.pop("width"), args.pop("seeds"), epochs=args.pop("epochs", 1), **args)

@@ -176,15 +176,16 @@ def test_unknown_activation_and_output_names():
 
 
 def test_bad_layer_sizes():
-    with pytest.raises(TypeError, match="in_features must be an integer, got 2.5"):
+    """Issue 10: sizes go through the validation layer (TypeError for a type, ValueError for a value)."""
+    with pytest.raises(TypeError, match=r"Linear: in_features must be an integer >= 1, got 2.5 \(float\)"):
         nn.Linear(2.5, 3)
-    with pytest.raises(ValueError, match="out_features must be > 0, got 0"):
+    with pytest.raises(ValueError, match="Linear: out_features must be an integer >= 1, got 0"):
         nn.Linear(2, 0)
-    with pytest.raises(ValueError, match=r"MLP needs at least an input and an output size, got sizes=\[3\]"):
+    with pytest.raises(ValueError, match=r"MLP: sizes must hold at least 2 widths .*, got \[3\]"):
         nn.MLP([3])
-    with pytest.raises(ValueError, match=r"MLP sizes must be positive integers, got \[3, 0, 1\]"):
+    with pytest.raises(ValueError, match=r"MLP: sizes\[1\] must be an integer >= 1, got 0"):
         nn.MLP([3, 0, 1])
-    with pytest.raises(ValueError, match="PReLU: num_parameters must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="PReLU: num_parameters must be an integer >= 1, got 0"):
         nn.PReLU(0)
     with pytest.raises(ValueError, match="RReLU: need 0 <= lower <= upper, got lower=0.5, upper=0.2"):
         nn.RReLU(0.5, 0.2)

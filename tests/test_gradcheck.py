@@ -146,12 +146,55 @@ def test_gradcheck_non_contiguous_input():
 
 
 def test_gradcheck_holds_constants_fixed():
-    """Inputs without requires_grad are constants: only the others are reported."""
+    """Inputs without requires_grad are constants: checked only the others, listed as None."""
     x = ff.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     c = ff.Tensor(np.array([3.0, 4.0]))
     result = ff.gradcheck(lambda x, c: x * c, [x, c])
-    assert result.ok and len(result.max_rel_error) == 1
+    assert result.ok and len(result.max_rel_error) == 2 and result.max_rel_error[1] is None
+    assert result.analytic[1] is None and result.numeric[1] is None
     np.testing.assert_allclose(result.numeric[0], [3.0, 4.0], rtol=1e-8)
+    assert "input 1: constant" in str(result)
+
+
+def test_gradcheck_numbers_inputs_by_their_position_in_inputs():
+    """Issue 10 (audit): with a constant first, a wrong gradient of inputs[2] is reported as input 2.
+
+    The old report numbered only the inputs that need a gradient, so it blamed "input 1".
+    """
+
+    def bad(c, a, b):
+        def backward(g):
+            return None, g * 2 * a.data, g * b.data  # right for a, wrong for b (missing 2)
+
+        return Tensor._make(c.data + a.data**2 + b.data**2, (c, a, b), backward, "bad")
+
+    c = ff.Tensor(np.ones(3))
+    a, b = _inputs([(3,), (3,)], "positive", seed=1)
+    result = ff.gradcheck(bad, [c, a, b])
+    assert not result.ok
+    assert result.max_rel_error[0] is None
+    assert result.max_rel_error[1] < 1e-8 and result.max_rel_error[2] > 0.1
+    text = str(result)
+    assert "input 0: constant" in text
+    worst = max((e, i) for i, e in enumerate(result.max_rel_error) if e is not None)[1]
+    assert worst == 2 and f"input 2: {result.max_rel_error[2]:.2e}" in text
+
+
+def test_gradcheck_validates_its_numbers():
+    """Issue 10: eps, atol, rtol and raise_exception through the validation layer."""
+    x = ff.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0, got 0.0"):
+        ff.gradcheck(lambda x: x * 2.0, [x], eps=0.0)
+    with pytest.raises(TypeError, match=r"atol must be a finite number >= 0, got '1e-5' \(str\)"):
+        ff.gradcheck(lambda x: x * 2.0, [x], atol="1e-5")
+    with pytest.raises(ValueError, match=r"rtol must be a finite number >= 0, got nan"):
+        ff.gradcheck(lambda x: x * 2.0, [x], rtol=float("nan"))
+    with pytest.raises(TypeError, match="raise_exception must be True or False, got 1"):
+        ff.gradcheck(lambda x: x * 2.0, [x], raise_exception=1)
+    with pytest.raises(TypeError, match="f must be a callable"):
+        ff.gradcheck("x * 2", [x])
+    with pytest.raises(ValueError, match="eps must be"):
+        ff.numeric_grad(lambda x: x.sum(), [x], eps=-1e-6)
 
 
 def test_numeric_grad_of_known_function():

@@ -83,8 +83,10 @@ def test_sgd_step_uses_eta_as_the_learning_rate_and_lowers_the_loss():
     new = hb.sgd_step(params, g, lr=0.01)
     np.testing.assert_allclose(new[0], params[0] - 0.01 * g["W1"])
     assert hb.loss(X, Y, new) < start
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match=r"lr \(the learning rate eta\) must be a finite number > 0, got -1.0"):
         hb.sgd_step(params, g, lr=-1.0)
+    with pytest.raises(TypeError, match=r"lr \(the learning rate eta\) must be .*got '0.1' \(str\)"):
+        hb.sgd_step(params, g, lr="0.1")
 
 
 def test_bad_shapes_are_rejected():
@@ -93,3 +95,19 @@ def test_bad_shapes_are_rejected():
         hb.backward(np.zeros((4, 3)), np.zeros((4, 1)), params)
     with pytest.raises(ValueError, match="params must be"):
         hb.forward(np.zeros((4, 2)), (params[0], params[1], params[2].T, params[3]))
+
+
+def test_bad_numbers_and_choices_are_rejected():
+    """Issue 10: TypeError for a wrong type, ValueError for a bad value, the argument named."""
+    params = hb.init_params(2, 3, 1, rng=0)
+    X, Y = np.zeros((4, 2)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match=r"reduction must be one of 'sum', 'mean', got 'avg'"):
+        hb.loss(X, Y, params, reduction="avg")
+    with pytest.raises(ValueError, match=r"reduction must be one of 'sum', 'mean', got 'max'"):
+        hb.backward(X, Y, params, reduction="max")
+    with pytest.raises(TypeError, match=r"m must be an integer >= 1, got 3.0"):
+        hb.init_params(2, 3.0)
+    with pytest.raises(ValueError, match=r"d must be an integer >= 1, got 0"):
+        hb.init_params(0, 3)
+    with pytest.raises(ValueError, match=r"scale must be a finite number >= 0, got nan"):
+        hb.init_params(2, 3, scale=float("nan"))

@@ -184,7 +184,7 @@ def test_init_zeros_constant_callable_and_bias_init():
     np.testing.assert_array_equal(layer.weight.data, 2.0)
     np.testing.assert_allclose(layer.bias.data, 0.1)
     assert layer.bias.dtype == np.float32
-    with pytest.raises(ValueError, match="unknown init 'lecun'"):
+    with pytest.raises(ValueError, match=r"Linear: init must be one of 'glorot_uniform', .*got 'lecun'"):
         nn.Linear(3, 2, init="lecun")
     with pytest.raises(ValueError, match=r"returned shape \(2,\), expected \(3, 2\)"):
         ffinit.initialize(lambda shape, rng, dtype: np.zeros(2), (3, 2))

@@ -61,9 +61,29 @@ def test_weight_perturbation_estimate_points_downhill():
 
 def test_bad_arguments():
     net, X, Y = problem()
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match=r"method must be one of 'backprop', .*got 'genetic'"):
         pt.train(net, X, Y, "genetic")
-    with pytest.raises(ValueError, match="n_updates"):
+    with pytest.raises(ValueError, match=r"n_updates must be an integer >= 0, got -1"):
         pt.train(net, X, Y, n_updates=-1)
     with pytest.raises(ValueError, match="theta must have shape"):
         pt.set_flat_parameters(net, np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"n_updates": 2.0}, TypeError, r"n_updates must be an integer >= 0, got 2.0 \(float\)"),
+        ({"lr": "0.1"}, TypeError, r"lr must be a finite number > 0, got '0.1' \(str\)"),
+        ({"lr": float("nan")}, ValueError, r"lr must be a finite number > 0, got nan"),
+        ({"eps": 0.0}, ValueError, r"eps must be a finite number > 0 or None, got 0.0"),
+        ({"n_directions": 0}, ValueError, r"n_directions must be an integer >= 1 or None, got 0"),
+        ({"n_directions": 2.5}, TypeError, r"n_directions must be an integer >= 1 or None, got 2.5"),
+        ({"step": -0.1}, ValueError, r"step must be a finite number > 0, got -0.1"),
+        ({"method": None}, TypeError, r"method must be one of .*got None"),
+    ],
+)
+def test_train_arguments_go_through_the_validation_layer(kwargs, error, message):
+    """Issue 10: TypeError for a wrong type, ValueError for a bad value, the argument named."""
+    net, X, Y = problem()
+    with pytest.raises(error, match=message):
+        pt.train(net, X, Y, **{"n_updates": 1, **kwargs})

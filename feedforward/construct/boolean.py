@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_int
 from .threshold import ThresholdCircuit
 
 __all__ = [
@@ -62,8 +63,7 @@ def all_inputs(n_vars: int, dtype=np.float32) -> np.ndarray:
     >>> all_inputs(2).astype(int).tolist()
     [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
-    if isinstance(n_vars, bool) or not isinstance(n_vars, (int, np.integer)) or not 1 <= n_vars <= _MAX_VARS:
-        raise ValueError(f"n_vars must be an integer in [1, {_MAX_VARS}], got {n_vars!r}")
+    n_vars = check_int(n_vars, "n_vars", 1, _MAX_VARS)
     idx = np.arange(2**n_vars)
     bits = (idx[:, None] >> np.arange(n_vars - 1, -1, -1)[None, :]) & 1
     return bits.astype(dtype)
@@ -80,6 +80,7 @@ def _check_01(a: np.ndarray, what: str) -> np.ndarray:
 
 
 def _rows_from_table(table, n_vars):
+    n_vars = check_int(n_vars, "n_vars", 1, _MAX_VARS, none=True)
     a = np.asarray(table)
     if a.ndim == 1:  # the full output column of a truth table, 2^n entries
         a = _check_01(a, "truth table outputs")
@@ -436,8 +437,9 @@ def parity_formula(n_vars: int, prefix: str = "X") -> str:
     """The parity (XOR) of ``n_vars`` variables as a formula over ``& | ~``, a balanced tree of
     ``a ^ b = (a & ~b) | (~a & b)``. Its DNF has ``2^(n-1)`` minterms; the formula network
     (repeated sub-formulas shared) needs ``3 (n - 1)`` gates."""
-    if isinstance(n_vars, bool) or not isinstance(n_vars, (int, np.integer)) or n_vars < 1:
-        raise ValueError(f"n_vars must be a positive integer, got {n_vars!r}")
+    n_vars = check_int(n_vars, "n_vars", low=1)
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string, got {prefix!r} ({type(prefix).__name__})")
     terms = [f"{prefix}{i + 1}" for i in range(n_vars)]
     while len(terms) > 1:
         nxt = [f"(({a}) & ~({b})) | (~({a}) & ({b}))" for a, b in zip(terms[::2], terms[1::2])]

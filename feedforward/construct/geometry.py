@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_choice, check_int, check_real
 from .threshold import ThresholdCircuit
 
 __all__ = [
@@ -97,8 +98,9 @@ def distance_to_edges(points, vertices) -> np.ndarray:
 
 def regular_polygon(n_sides: int, radius: float = 1.0, center=(0.0, 0.0), rotation: float = np.pi / 2):
     """Vertices ``(n, 2)`` of a regular polygon, counter-clockwise, first corner at angle ``rotation``."""
-    if n_sides < 3:
-        raise ValueError(f"a polygon needs n_sides >= 3, got {n_sides}")
+    n_sides = check_int(n_sides, "n_sides", low=3)
+    radius = check_real(radius, "radius", 0, low_open=True)
+    rotation = check_real(rotation, "rotation")
     ang = rotation + 2 * np.pi * np.arange(n_sides) / n_sides
     return np.c_[radius * np.cos(ang), radius * np.sin(ang)] + np.asarray(center, dtype=np.float64)
 
@@ -109,6 +111,9 @@ def star_pieces(n_points: int = 5, outer: float = 1.0, inner: float = 0.45, cent
     ``outline`` ``(2 n, 2)`` is the (non-convex) star; ``pieces`` are its inner
     ``n``-gon and ``n`` triangles, one per point.
     """
+    n_points = check_int(n_points, "n_points", low=3)
+    outer = check_real(outer, "outer", 0, low_open=True)
+    inner = check_real(inner, "inner (the valleys' radius, below outer)", 0, outer, low_open=True, high_open=True)
     ang = np.pi / 2 + np.pi * np.arange(2 * n_points) / n_points
     r = np.where(np.arange(2 * n_points) % 2 == 0, outer, inner)
     outline = np.c_[r * np.cos(ang), r * np.sin(ang)] + np.asarray(center, dtype=np.float64)
@@ -121,19 +126,15 @@ def star_pieces(n_points: int = 5, outer: float = 1.0, inner: float = 0.45, cent
 
 def two_pentagons(radius: float = 0.55, gap: float = 0.7):
     """The lecture's 'composition of polygons': two overlapping pentagons, a non-convex union."""
+    gap = check_real(gap, "gap")
     left = regular_polygon(5, radius, (-gap / 2, -0.1))
     right = regular_polygon(5, radius, (gap / 2, 0.1), np.pi / 2 + 0.3)
     return [left, right]
 
 
 # -------------------------------------------------------------- constructions
-def _check_margin(margin):
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not np.isfinite(margin) \
-            or margin <= 0:
-        raise ValueError(
-            f"margin must be a positive number (the width of the threshold's transition), got {margin!r}"
-        )
-    return float(margin)
+def _check_margin(margin) -> float:
+    return check_real(margin, "margin (the width of the threshold's transition)", 0, low_open=True)
 
 
 def _edge_units(v: np.ndarray, margin: float):
@@ -156,11 +157,10 @@ def halfplane_network(normal, offset: float, margin: float = 1e-3, dtype=np.floa
     norm = np.linalg.norm(w)
     if not np.isfinite(w).all() or norm == 0:
         raise ValueError(f"normal must be a finite non-zero vector, got {w.tolist()}")
-    if not np.isfinite(offset):
-        raise ValueError(f"offset must be a finite number, got {offset!r}")
+    offset = check_real(offset, "offset")
     margin = _check_margin(margin)
     W = (w / norm)[:, None] / margin
-    b = np.array([float(offset) / norm / margin + 1.0])
+    b = np.array([offset / norm / margin + 1.0])
     return ThresholdCircuit([(W, b)], input_bounds=(-np.inf, np.inf)).network(dtype)
 
 
@@ -232,6 +232,8 @@ def decision(net, points, level: float = 0.5, chunk: int = 4096) -> np.ndarray:
     from ..autograd import no_grad
     from ..tensor import Tensor
 
+    level = check_real(level, "level")
+    chunk = check_int(chunk, "chunk", low=1)
     dtype = net.parameters()[0].dtype if net.parameters() else np.float32
     points = np.asarray(points, dtype=dtype)
     out = np.empty(len(points), dtype=bool)
@@ -309,12 +311,15 @@ def cylinders_network(region, n_per_axis: int, n_directions: int = 16, bounds=(-
     feedforward.nn.MLP
         ``MLP([2, 2 K N, 1])`` with ReLU units.
     """
-    if heights not in ("indicator", "lstsq"):
-        raise ValueError(f"heights must be 'indicator' or 'lstsq', got {heights!r}")
-    for name, val, lo in (("n_per_axis", n_per_axis, 1), ("n_directions", n_directions, 3),
-                          ("n_fit", n_fit, 2)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
+    heights = check_choice(heights, "heights", ("indicator", "lstsq"))
+    n_per_axis = check_int(n_per_axis, "n_per_axis", low=1)
+    n_directions = check_int(n_directions, "n_directions", low=3)
+    n_fit = check_int(n_fit, "n_fit", low=2)
+    if isinstance(bounds, (str, bytes)) or not isinstance(bounds, (tuple, list, np.ndarray)):
+        raise TypeError(f"bounds must be a tuple (xmin, xmax, ymin, ymax), got {bounds!r}")
+    if len(bounds) != 4:
+        raise ValueError(f"bounds must be a tuple (xmin, xmax, ymin, ymax), got {len(bounds)} values")
+    xmin, xmax, ymin, ymax = (check_real(t, f"bounds[{i}]") for i, t in enumerate(bounds))
     if callable(region):
         inside = region
     else:
@@ -322,7 +327,6 @@ def cylinders_network(region, n_per_axis: int, n_directions: int = 16, bounds=(-
 
         def inside(p):
             return points_in_polygon(p, outline)
-    xmin, xmax, ymin, ymax = (float(t) for t in bounds)
     if not (xmin < xmax and ymin < ymax):
         raise ValueError(
             f"bounds must be (xmin, xmax, ymin, ymax) with xmin < xmax and ymin < ymax, got {bounds}"
@@ -331,7 +335,7 @@ def cylinders_network(region, n_per_axis: int, n_directions: int = 16, bounds=(-
     cy = ymin + (np.arange(n_per_axis) + 0.5) * (ymax - ymin) / n_per_axis
     centers = np.array([(a, c) for c in cy for a in cx])
     spacing = max(xmax - xmin, ymax - ymin) / n_per_axis
-    radius = 0.6 * spacing if radius is None else float(radius)
+    radius = 0.6 * spacing if radius is None else check_real(radius, "radius", 0, low_open=True)
     margin = 0.05 * spacing if margin is None else _check_margin(margin)
 
     gx = np.linspace(xmin, xmax, n_fit)

@@ -22,16 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_dtype, check_int, check_real
 from .threshold import ThresholdCircuit
 
 __all__ = ["square_pulse_network", "pulse_network", "pulse_heights"]
-
-
-def _check_real(value, name):
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not number or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
 
 
 def _steps(thresholds, width):
@@ -62,12 +56,13 @@ def square_pulse_network(t1: float, t2: float, width: float | None = None, dtype
     >>> net(ff.Tensor([[-0.5], [0.5], [1.5]])).data.ravel().tolist()
     [0.0, 1.0, 0.0]
     """
-    t1, t2 = _check_real(t1, "t1"), _check_real(t2, "t2")
+    t1, t2 = check_real(t1, "t1"), check_real(t2, "t2")
+    dtype = check_dtype(dtype)
     if not t1 < t2:
         raise ValueError(f"a pulse needs t1 < t2, got t1={t1}, t2={t2}")
-    width = (t2 - t1) / 100 if width is None else _check_real(width, "width")
-    if not 0 < width <= t2 - t1:
-        raise ValueError(f"width must be in (0, t2 - t1] = (0, {t2 - t1}], got {width}")
+    if width is None:
+        width = (t2 - t1) / 100
+    width = check_real(width, "width (at most t2 - t1)", 0, t2 - t1, low_open=True)
     W, b = _steps([t1, t2], width)
     summing = (np.array([[1.0], [-1.0]]), np.zeros(1))
     return ThresholdCircuit([(W, b)], output=summing, input_bounds=(-np.inf, np.inf)).network(dtype)
@@ -75,11 +70,10 @@ def square_pulse_network(t1: float, t2: float, width: float | None = None, dtype
 
 def pulse_heights(f, a: float, b: float, n_pulses: int):
     """Edges ``t_0 < ... < t_n`` of ``n_pulses`` equal bins of ``[a, b]`` and heights ``f(bin centres)``."""
-    a, b = _check_real(a, "a"), _check_real(b, "b")
+    a, b = check_real(a, "a"), check_real(b, "b")
     if not a < b:
         raise ValueError(f"need a < b, got a={a}, b={b}")
-    if isinstance(n_pulses, bool) or not isinstance(n_pulses, (int, np.integer)) or n_pulses < 1:
-        raise ValueError(f"n_pulses must be a positive integer, got {n_pulses!r}")
+    n_pulses = check_int(n_pulses, "n_pulses", low=1)
     if not callable(f):
         raise TypeError(f"f must be a function of a 1-D array, got {type(f).__name__}")
     edges = np.linspace(a, b, n_pulses + 1)
@@ -119,9 +113,8 @@ def pulse_network(f, a: float, b: float, n_pulses: int, transition: float = 0.1,
         ``MLP([1, 4 n, 1])``: two threshold units (four ReLUs) per pulse and a summing output.
         The outermost edges sit half a transition outside ``[a, b]`` so the end bins are full.
     """
-    transition = _check_real(transition, "transition")
-    if not 0 < transition <= 1:
-        raise ValueError(f"transition must be in (0, 1] (a fraction of the bin width), got {transition}")
+    transition = check_real(transition, "transition (a fraction of the bin width)", 0, 1, low_open=True)
+    dtype = check_dtype(dtype)
     edges, heights = pulse_heights(f, a, b, n_pulses)
     width = transition * (edges[1] - edges[0])
     lo, hi = edges[:-1].copy(), edges[1:].copy()

@@ -19,9 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .._validation import check_choice, check_dtype, check_int, check_real
 from ..autograd import no_grad
+from ..nn.activation import ACTIVATIONS
 from ..nn.mlp import MLP
-from ..tensor import Tensor, matmul
+from ..tensor import Tensor, matmul, stack
 
 __all__ = [
     "XOR_X", "XOR_Y", "HAND_W", "HAND_C", "HAND_w", "HAND_b", "xor_data", "xor_loss", "best_linear_model",
@@ -42,6 +44,7 @@ HAND_b = 0.0
 
 def xor_data(dtype=np.float32):
     """``(X, y)``: ``X`` of shape ``(4, 2)``, targets ``y`` of shape ``(4, 1)``."""
+    dtype = check_dtype(dtype)
     return XOR_X.astype(dtype), XOR_Y.reshape(4, 1).astype(dtype)
 
 
@@ -133,48 +136,94 @@ def train_xor_ensemble(width: int, seeds, *, activation: str = "relu", bias_init
     """Learn XOR by full-batch gradient descent on ``J``, one network per seed, all at once (L-XOR-4).
 
     Network ``s`` starts as ``ff.nn.MLP([2, width, 1], activation, bias_init=bias_init,
-    rng=s)`` (the library's initialisation). The parameters of all networks are stacked
-    on a leading axis and trained together: the total loss is ``sum_s J_s`` and network
-    ``s``'s parameters only affect ``J_s``, so each network gets exactly its own gradient
-    (the same steps as training it alone), at the cost of one small graph.
+    rng=s)`` (the library's initialisation), with its own hidden unit. The affine parameters
+    of all networks are stacked on a leading axis and trained together: the total loss is
+    ``sum_s J_s`` and network ``s``'s parameters only affect ``J_s``, so each network gets
+    exactly its own gradient (the same steps as training it alone), at the cost of one small
+    graph. A unit with parameters, state or a train/eval difference (PReLU's slope, RReLU's
+    generator) is applied per network, so that too is each network's own.
+
+    Parameters
+    ----------
+    width : int
+        Hidden units, >= 1.
+    seeds : sequence of int
+        One network per seed (integers >= 0), at least one.
+    activation : str
+        A registered hidden unit's name (``"relu"``, ``"prelu"``, ...).
+    bias_init : float, optional
+        As in :class:`~feedforward.nn.MLP` (default 0.1 for ReLU, else 0).
+    lr : float
+        The step size ``eta > 0``.
+    epochs : int
+        Gradient steps, >= 0.
+    dtype : float32 or float64
 
     Returns
     -------
     dict
-        ``"outputs"`` (S, 4) final ``f(x)``, ``"loss"`` (S,) final ``J``, ``"success"``
-        (S,) bool: every output on the right side of 1/2, ``"params"``: the final
-        ``[W1 (S, 2, w), b1 (S, w), W2 (S, w, 1), b2 (S, 1)]``.
+        ``"outputs"`` (S, 4) final ``f(x)`` (in evaluation mode), ``"loss"`` (S,) final
+        ``J``, ``"success"`` (S,) bool: every output on the right side of 1/2, ``"params"``:
+        every parameter in ``MLP.parameters()`` order stacked over the seeds, ``[W1 (S, 2, w),
+        b1 (S, w), W2 (S, w, 1), b2 (S, 1)]`` (a PReLU's slopes ``(S, 1)`` come after ``b1``).
     """
-    seeds = [int(s) for s in seeds]
+    width = check_int(width, "width", low=1)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of integers >= 0, got {seeds!r}")
+    seeds = [check_int(s, f"seeds[{i}]", low=0) for i, s in enumerate(seeds)]
     if not seeds:
-        raise ValueError("train_xor_ensemble needs at least one seed")
+        raise ValueError("train_xor_ensemble needs at least one seed, got none")
+    activation = check_choice(activation, "activation", tuple(ACTIVATIONS))
+    lr = check_real(lr, "lr", 0, low_open=True)
+    epochs = check_int(epochs, "epochs", low=0)
     nets = [MLP([2, width, 1], activation=activation, bias_init=bias_init, rng=s, dtype=dtype) for s in seeds]
-    params = [Tensor(np.stack([n.parameters()[k].data for n in nets]), requires_grad=True) for k in range(4)]
-    W1, b1, W2, b2 = params
-    X = Tensor(XOR_X.astype(dtype))
-    y = XOR_Y.reshape(1, 4, 1).astype(dtype)
-    act = nets[0].layers[1]
+
+    def stacked(get):
+        return Tensor(np.stack([get(net).data for net in nets]), requires_grad=True)
+
+    # The affine parameters, found by name (a unit may have parameters of its own).
+    W1 = stacked(lambda net: net.linears[0].weight)  # (S, 2, width)
+    b1 = stacked(lambda net: net.linears[0].bias)  # (S, width)
+    W2 = stacked(lambda net: net.linears[1].weight)  # (S, width, 1)
+    b2 = stacked(lambda net: net.linears[1].bias)  # (S, 1)
+    units = [net.layers[1] for net in nets]  # each network's own, fresh unit
+    # A unit without parameters, state or train/eval difference is a pure function of z: one
+    # call on the stacked batch computes exactly what each network's own unit would.
+    pure = not units[0].parameters() and not units[0].mode_dependent and units[0].state() is None
+    trained = [W1, b1, W2, b2] + [p for unit in units for p in unit.parameters()]
+    X = Tensor(XOR_X.astype(nets[0].linears[0].weight.dtype))
+    y = XOR_Y.reshape(1, 4, 1).astype(X.dtype)
 
     def forward():
-        h = act(matmul(X, W1) + b1[:, None, :])  # (S, 4, width)
+        z = matmul(X, W1) + b1[:, None, :]  # (S, 4, width)
+        h = units[0](z) if pure else stack([unit(z[i]) for i, unit in enumerate(units)])
         return matmul(h, W2) + b2[:, None, :]  # (S, 4, 1)
 
-    for _ in range(int(epochs)):
+    for _ in range(epochs):
         diff = forward() - y
         loss = (diff * diff).sum() * 0.25  # sum over seeds of J_s
-        for p in params:
+        for p in trained:
             p.grad = None
         loss.backward()
-        for p in params:
+        for p in trained:
             p.data -= lr * p.grad
+    for unit in units:
+        unit.eval()  # RReLU: its mean slope, as a trained network is used
     with no_grad():
         out = forward().data[:, :, 0].astype(np.float64)
+    for i, net in enumerate(nets):  # the trained values back into each network, to read them by name
+        for layer, W, b in ((net.linears[0], W1, b1), (net.linears[1], W2, b2)):
+            layer.weight.data = W.data[i].copy()
+            layer.bias.data = b.data[i].copy()
     J = np.mean((out - XOR_Y) ** 2, axis=1)
     return {
         "outputs": out,
         "loss": J,
         "success": np.all(np.abs(out - XOR_Y) < 0.5, axis=1),
-        "params": [p.data.copy() for p in params],
+        "params": [
+            np.stack([dict(net.named_parameters())[name].data for net in nets])
+            for name, _ in nets[0].named_parameters()
+        ],
     }
 
 

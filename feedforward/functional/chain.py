@@ -26,54 +26,15 @@ layer-by-layer path.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from .._blas import gemm_update
 from ..autograd import _mode as _grad_mode
 from ..tensor import Tensor, as_tensor
 from .linear import bias_grad
 
-__all__ = ["linear_chain", "sgd_in_backward"]
+__all__ = ["linear_chain"]
 
 _dot = np.dot
-
-
-class _Steps(threading.local):
-    lr = None  # {id(weight): learning rate} while sgd_in_backward() is active in this thread
-
-
-_steps = _Steps()
-
-
-class sgd_in_backward:
-    """Within this block, the chain's backward pass applies plain SGD to ``weights`` itself.
-
-    For each weight ``W(k)`` listed, instead of handing ``dL/dW(k) = h(k-1)^T G`` to the
-    autograd engine (which stores it in ``W.grad`` for the optimizer to read, scale and
-    subtract: three passes over a weight-sized array), the backward pass performs
-    ``W(k) <- W(k) - lr h(k-1)^T G`` as one BLAS product that accumulates into ``W(k)``
-    (:func:`feedforward._blas.gemm_update`), after ``G W(k)^T`` has been computed with the old
-    weights. ``W.grad`` stays ``None`` and ``SGD.step`` skips it; the biases and every other
-    parameter go through ``.grad`` as usual. This is the fused optimizer step of PyTorch's
-    "optimizer step in backward" recipe; the training loop uses it for plain SGD when nothing
-    can observe the weight gradients (no clipping, no per-batch callbacks, no momentum or
-    weight decay). Without the direct BLAS the block changes nothing.
-    """
-
-    def __init__(self, weights, lr: float):
-        self.lr = {id(w): float(lr) for w in weights}
-        self.previous = None
-
-    def __enter__(self):
-        self.previous = _steps.lr
-        _steps.lr = self.lr
-        return self
-
-    def __exit__(self, *exc):
-        _steps.lr = self.previous
-        return False
 
 
 def linear_chain(x, layers) -> Tensor:
@@ -130,7 +91,6 @@ def linear_chain(x, layers) -> Tensor:
     def backward(g):
         G = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         owned = False  # the incoming gradient may be shared: never written to
-        steps = _steps.lr  # {id(weight): lr} inside sgd_in_backward(), else None
         grads = []
         for k in range(len(layers) - 1, -1, -1):
             W, b, unit = layers[k]
@@ -140,14 +100,9 @@ def linear_chain(x, layers) -> Tensor:
                 owned = True
             if b is not None:
                 grads.append(bias_grad(G) if b.requires_grad else None)
-            G_in = _dot(G, Wd.T) if k or x.requires_grad else None  # with W(k) before any update
-            lr = None if steps is None else steps.get(id(W))
-            if lr is not None and W.requires_grad and W.data is Wd and gemm_update(Wd, h_in, G, -lr):
-                grads.append(None)  # W(k) <- W(k) - lr h(k-1)^T G done: no gradient to hand on
-            else:
-                grads.append(_dot(h_in.T, G) if W.requires_grad else None)
-            if G_in is not None:
-                G = G_in
+            grads.append(_dot(h_in.T, G) if W.requires_grad else None)
+            if k or x.requires_grad:
+                G = _dot(G, Wd.T)
                 owned = True
         gx = G.reshape(xd.shape) if x.requires_grad else None
         grads.append(gx)

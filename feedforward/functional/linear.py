@@ -63,8 +63,8 @@ _dot = np.dot
 def bias_grad(g: np.ndarray) -> np.ndarray:
     """``dL/db = sum over the rows of g`` for ``g`` of shape (n, out), as the product ``1^T g``.
 
-    One BLAS matrix-vector product: twice as fast as ``g.sum(axis=0)`` on every shape of a
-    training step (measured from 32 x 10 to 128 x 256), with the same accumulation in the
-    dtype of ``g`` as the weight gradient's product ``x^T g``.
+    One BLAS matrix-vector product instead of NumPy's reduction ``g.sum(axis=0)``, which
+    is slower on the shapes of a training step (figures in benchmarks/README.md), with the
+    same accumulation in the dtype of ``g`` as the weight gradient's product ``x^T g``.
     """
     return _dot(ones(g.shape[0], g.dtype), g)

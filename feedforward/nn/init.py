@@ -8,12 +8,16 @@ ReLUs, which zero half their inputs: ``Var W = 2 / fan_in``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._rng import as_rng
+from .._validation import Choice, check_dtype, check_real
 
 __all__ = [
-    "INITS", "initialize", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "constant",
+    "INITS", "initialize", "check_init",
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "constant",
 ]
 
 
@@ -58,20 +62,40 @@ INITS = {
 }
 
 
-def initialize(scheme, shape, rng=None, dtype=np.float32) -> np.ndarray:
-    """An array of ``shape`` drawn by ``scheme``.
+_SCHEMES = Choice(*INITS)
 
-    ``scheme`` is a name from ``INITS``, a number (constant fill), or a
-    callable ``(shape, rng, dtype) -> array``.
+
+def check_init(scheme, name: str = "init"):
+    """``scheme`` if it is an init :func:`initialize` accepts (a name is returned in ``INITS``'
+    spelling, a number as a float); TypeError for a wrong type, ValueError for a bad value."""
+    if isinstance(scheme, numbers.Real) and not isinstance(scheme, (bool, np.bool_)):
+        return check_real(scheme, name)
+    if isinstance(scheme, str):
+        return _SCHEMES(scheme, name)
+    if not callable(scheme):
+        raise TypeError(
+            f"{name} must be {_SCHEMES.describe()}, a finite number or a callable (shape, rng, dtype) -> array, "
+            f"got {scheme!r} ({type(scheme).__name__})"
+        )
+    return scheme
+
+
+def initialize(scheme, shape, rng=None, dtype=np.float32, *, name: str = "init") -> np.ndarray:
+    """An array of ``shape`` drawn by ``scheme``, in ``dtype`` (float32 or float64).
+
+    ``scheme`` is a name from ``INITS`` (any case), a finite number (constant fill), or a
+    callable ``(shape, rng, dtype) -> array``, whose result must have ``shape`` and be
+    finite. ``name`` is the argument named in error messages (``"init"``, ``"bias_init"``).
     """
-    if isinstance(scheme, (int, float)) and not isinstance(scheme, bool):
+    dtype = check_dtype(dtype)
+    scheme = check_init(scheme, name)
+    if isinstance(scheme, float):
         return constant(shape, scheme, dtype)
-    if callable(scheme):
-        arr = np.asarray(scheme(shape, as_rng(rng), dtype), dtype=dtype)
-    elif isinstance(scheme, str) and scheme in INITS:
-        arr = INITS[scheme](shape, as_rng(rng), dtype)
-    else:
-        raise ValueError(f"unknown init {scheme!r}; expected one of {sorted(INITS)}, a number or a callable")
+    if isinstance(scheme, str):
+        return INITS[scheme](shape, as_rng(rng), dtype)
+    arr = np.asarray(scheme(shape, as_rng(rng), dtype), dtype=dtype)
     if arr.shape != tuple(shape):
-        raise ValueError(f"init {scheme!r} returned shape {arr.shape}, expected {tuple(shape)}")
+        raise ValueError(f"{name} {scheme!r} returned shape {arr.shape}, expected {tuple(shape)}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} {scheme!r} returned NaN or inf; the initial weights must be finite")
     return arr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._rng import as_rng
-from .._validation import check_positive
+from .._validation import check_bool, check_dtype, check_int
 from ..functional.linear import linear
 from .init import initialize
 from .module import Module, Parameter, _as_input
@@ -29,6 +29,12 @@ class Linear(Module):
         Constant for the bias; 0.1 keeps ReLU units active at the start (L-ACT-6).
     rng : int, Generator or None
         Source of randomness for the initial weights.
+    dtype : float32 or float64
+        The parameters' dtype (and the dtype input data is brought to).
+
+    A size that is not an integer >= 1, a ``bias`` that is not a bool, an unknown ``init`` or
+    a non-finite ``bias_init`` is refused (TypeError for the wrong type, ValueError for a bad
+    value).
 
     Shapes: input ``(n, in_features)``, ``weight`` ``(in_features, out_features)``,
     ``bias`` ``(out_features,)``, output ``(n, out_features)``.
@@ -47,13 +53,17 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  init="glorot_uniform", bias_init: float = 0.0, rng=None, dtype=np.float32):
-        check_positive(in_features, "in_features", integer=True)
-        check_positive(out_features, "out_features", integer=True)
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_int(in_features, "Linear: in_features", low=1)
+        self.out_features = check_int(out_features, "Linear: out_features", low=1)
+        bias = check_bool(bias, "Linear: bias")
+        dtype = check_dtype(dtype, "Linear: dtype")
         rng = as_rng(rng)
-        self.weight = Parameter(initialize(init, (in_features, out_features), rng, dtype))
-        self.bias = Parameter(initialize(bias_init, (out_features,), rng, dtype)) if bias else None
+        shape = (self.in_features, self.out_features)
+        self.weight = Parameter(initialize(init, shape, rng, dtype, name="Linear: init"))
+        self.bias = (
+            Parameter(initialize(bias_init, (self.out_features,), rng, dtype, name="Linear: bias_init"))
+            if bias else None
+        )
 
     def forward(self, x):
         # Data (not a graph node) is brought to the layer's dtype, as Keras does:

@@ -12,7 +12,9 @@ import copy
 import numpy as np
 
 from .._rng import as_rng
-from .activation import RECTIFIERS, ReLU, get_activation
+from .._validation import check_dtype, check_real, check_sizes
+from .activation import ReLU, get_activation, unit_kind
+from .init import check_init
 from .linear import Linear
 from .module import Sequential, eval_mode
 from .output import get_output
@@ -37,13 +39,19 @@ class MLP(Sequential):
         ``self.output`` and used by :meth:`predict`, :meth:`predict_proba` and
         the training loop to choose the loss.
     init : str, optional
-        Weight init; default ``"he_uniform"`` for rectifier layers and
-        ``"glorot_uniform"`` for the others.
+        Weight init; default ``"he_uniform"`` for the layers feeding a unit of
+        kind ``"rectifier"`` (``Unit.kind``) and ``"glorot_uniform"`` for the others.
     bias_init : float, optional
         Hidden biases' constant; default 0.1 for ReLU layers (units start
         active, L-ACT-6) and 0 otherwise. The output bias starts at 0.
     rng : int, Generator or None
         Randomness for initialisation (and RReLU slopes).
+    dtype : float32 or float64
+        The parameters' dtype.
+
+    Sizes that are not integers >= 1 (``2.5``, ``True``, NaN, a string), a
+    non-finite ``bias_init`` or a dtype other than float32/float64 are refused:
+    TypeError for the wrong type, ValueError for a bad value.
 
     Examples
     --------
@@ -55,15 +63,14 @@ class MLP(Sequential):
 
     def __init__(self, sizes, activation="relu", output=None, *, init=None, bias_init=None,
                  rng=None, dtype=np.float32):
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2:
-            raise ValueError(f"MLP needs at least an input and an output size, got sizes={sizes}")
-        if any(s < 1 for s in sizes):
-            raise ValueError(f"MLP sizes must be positive integers, got {sizes}")
+        sizes = check_sizes(sizes, "MLP: sizes")
+        bias_init = check_real(bias_init, "MLP: bias_init", none=True)
+        dtype = check_dtype(dtype, "MLP: dtype")
+        init = None if init is None else check_init(init, "MLP: init")
         n_hidden = len(sizes) - 2
         acts = list(activation) if isinstance(activation, (list, tuple)) else [activation] * n_hidden
         if len(acts) != n_hidden:
-            raise ValueError(f"MLP: got {len(acts)} activations for {n_hidden} hidden layers")
+            raise ValueError(f"MLP: got {len(acts)} activations for {n_hidden} hidden layers (sizes={sizes})")
         rng = as_rng(rng)
         layers = []
         for k in range(n_hidden):
@@ -72,13 +79,14 @@ class MLP(Sequential):
                 # One module instance given for all layers: each layer gets its own
                 # copy, so a PReLU's slope is not shared across layers by accident.
                 act = copy.deepcopy(act)
-            w_init = init or ("he_uniform" if isinstance(act, RECTIFIERS) else "glorot_uniform")
+            w_init = init if init is not None else (
+                "he_uniform" if unit_kind(act) == "rectifier" else "glorot_uniform"
+            )
             b_init = bias_init if bias_init is not None else (0.1 if isinstance(act, ReLU) else 0.0)
             layers.append(Linear(sizes[k], sizes[k + 1], init=w_init, bias_init=b_init, rng=rng, dtype=dtype))
             layers.append(act)
-        layers.append(
-            Linear(sizes[-2], sizes[-1], init=init or "glorot_uniform", bias_init=0.0, rng=rng, dtype=dtype)
-        )
+        out_init = "glorot_uniform" if init is None else init
+        layers.append(Linear(sizes[-2], sizes[-1], init=out_init, bias_init=0.0, rng=rng, dtype=dtype))
         super().__init__(layers)
         self.sizes = sizes
         self.output = get_output(output)

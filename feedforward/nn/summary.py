@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 
 import numpy as np
 
+from .._validation import check_int
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .linear import Linear
@@ -23,10 +25,21 @@ def _leaf_layers(module):
 def summary(module, input_shape=None, file=None) -> str:
     """Run a zero batch through ``module`` and tabulate what each layer produces.
 
-    ``input_shape`` (without the batch axis) is inferred from the first
-    ``Linear`` when not given.
+    ``input_shape`` (without the batch axis: an integer or a sequence of integers >= 1) is
+    inferred from the first ``Linear`` when not given.
     """
     layers = list(_leaf_layers(module))
+    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, (bool, np.bool_)):
+        input_shape = (input_shape,)
+    if input_shape is not None:
+        if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
+            raise TypeError(
+                f"summary(): input_shape must be a tuple of integers >= 1 (without the batch axis), "
+                f"got {input_shape!r}"
+            )
+        if not input_shape:
+            raise ValueError("summary(): input_shape must hold at least one size (the features), got ()")
+        input_shape = tuple(check_int(d, f"summary(): input_shape[{i}]", low=1) for i, d in enumerate(input_shape))
     if input_shape is None:
         first = next((m for m in module.modules() if isinstance(m, Linear)), None)
         if first is None:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .._validation import check_real
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm", "global_grad_norm"]
@@ -48,10 +49,7 @@ def clip_grad_norm(params, max_norm: float) -> float:
     if isinstance(params, Tensor):
         params = [params]
     params = list(params)
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > 0:
-        raise ValueError(f"max_norm must be a number > 0, got {max_norm!r}")
-    if not math.isfinite(max_norm):
-        raise ValueError(f"max_norm must be finite, got {max_norm!r}")
+    max_norm = check_real(max_norm, "max_norm", 0, low_open=True)
     total = global_grad_norm(params)
     if not math.isfinite(total):
         return total

@@ -15,27 +15,18 @@ is the L2 penalty ``(lambda / 2) ||w||^2`` added to the loss, whose gradient
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from .._validation import Bool, Int, Real
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
-
-def _check_real(value, name: str, *, low: float, low_inclusive: bool, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and (value >= low if low_inclusive else value > low)
-    if high is not None:
-        ok = ok and value < high
-    if not ok:
-        lo = f"{'>=' if low_inclusive else '>'} {low:g}"
-        rng = lo if high is None else f"in {'[' if low_inclusive else '('}{low:g}, {high:g})"
-        raise ValueError(f"{name} must be {rng}, got {value!r}")
-    return value
+_POSITIVE = Real(0, low_open=True)  # lr
+_NON_NEGATIVE = Real(0)  # weight_decay, eps
+_DECAY_RATE = Real(0, 1, high_open=True)  # momentum, dampening, betas: in [0, 1)
+_COUNT = Int(0)  # step counts in a state dict
 
 
 class Optimizer:
@@ -89,7 +80,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        self._lr = _check_real(value, "lr (learning rate)", low=0.0, low_inclusive=False)
+        self._lr = _POSITIVE(value, "lr (learning rate)")
 
     def zero_grad(self) -> None:
         """Drop every parameter's gradient (``p.grad = None``; the next backward writes a fresh one)."""
@@ -146,10 +137,15 @@ class Optimizer:
             raise ValueError(
                 f"optimizer state_dict has state for {n} parameters, this optimizer has {len(self.params)}"
             )
-        step_count = state_dict["step_count"]
-        if isinstance(step_count, bool) or not isinstance(step_count, numbers.Integral) or step_count < 0:
+        step_count = _COUNT(state_dict["step_count"], "optimizer state_dict: step_count")
+        hyper = state_dict["hyper"]
+        if not isinstance(hyper, dict):
+            raise TypeError(f"optimizer state_dict: hyper must be a dict, got {type(hyper).__name__}")
+        unknown = set(hyper) - {"lr", *self._hyper}
+        if unknown:
             raise ValueError(
-                f"optimizer state_dict: step_count must be a non-negative integer, got {step_count!r}"
+                f"optimizer state_dict: unknown hyper-parameter(s) {sorted(unknown)} for {type(self).__name__}; "
+                f"expected {sorted({'lr', *self._hyper})}"
             )
         staged = []
         for i, (p, s) in enumerate(zip(self.params, states)):
@@ -158,11 +154,7 @@ class Optimizer:
             new = {}
             for name, value in s.items():
                 if name in self._counters:
-                    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                        raise ValueError(
-                            f"optimizer state_dict: state[{i}][{name!r}] must be a count >= 0, got {value!r}"
-                        )
-                    new[name] = int(value)
+                    new[name] = _COUNT(value, f"optimizer state_dict: state[{i}][{name!r}]")
                     continue
                 if name not in self._buffers:
                     raise ValueError(
@@ -177,12 +169,16 @@ class Optimizer:
                     )
                 new[name] = arr.copy()
             staged.append(new)
-        hyper = dict(state_dict["hyper"])
-        for name in ("lr",) + self._hyper:
-            if name in hyper:
-                value = hyper[name]
+        # Set and check the hyper-parameters together; a bad one leaves the optimizer as it was.
+        before = {name: getattr(self, name) for name in ("lr",) + self._hyper}
+        try:
+            for name, value in hyper.items():
                 setattr(self, name, tuple(value) if isinstance(value, list) else value)
-        self._validate()
+            self._validate()
+        except (TypeError, ValueError):
+            for name, value in before.items():
+                setattr(self, name, value)
+            raise
         self.state = staged
         self.step_count = int(step_count)
 
@@ -258,12 +254,10 @@ class SGD(Optimizer):
         self._scratch = [None] * len(self.params)  # lr * d, reused step after step (not state)
 
     def _validate(self) -> None:
-        self.momentum = _check_real(self.momentum, "momentum", low=0.0, low_inclusive=True, high=1.0)
-        self.dampening = _check_real(self.dampening, "dampening", low=0.0, low_inclusive=True, high=1.0)
-        self.weight_decay = _check_real(self.weight_decay, "weight_decay", low=0.0, low_inclusive=True)
-        if not isinstance(self.nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
-        self.nesterov = bool(self.nesterov)
+        self.momentum = _DECAY_RATE(self.momentum, "momentum")
+        self.dampening = _DECAY_RATE(self.dampening, "dampening")
+        self.weight_decay = _NON_NEGATIVE(self.weight_decay, "weight_decay")
+        self.nesterov = Bool()(self.nesterov, "nesterov")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
 
@@ -272,7 +266,7 @@ class SGD(Optimizer):
         scratch = self._scratch
         if mu == 0 and wd == 0:
             # Plain gradient descent, w <- w - lr g: the same arithmetic as the general loop
-            # below without its per-parameter branches (a small network's step is ~50 us).
+            # below without its per-parameter branches, which a small network's step feels.
             for i, p in enumerate(self.params):
                 g = p.grad
                 if g is None:
@@ -369,17 +363,14 @@ class Adam(Optimizer):
 
     def _validate(self) -> None:
         betas = self.betas
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (
-            _check_real(betas[0], "betas[0]", low=0.0, low_inclusive=True, high=1.0),
-            _check_real(betas[1], "betas[1]", low=0.0, low_inclusive=True, high=1.0),
-        )
-        self.eps = _check_real(self.eps, "eps", low=0.0, low_inclusive=True)
-        self.weight_decay = _check_real(self.weight_decay, "weight_decay", low=0.0, low_inclusive=True)
-        if not isinstance(self.decoupled, (bool, np.bool_)):
-            raise TypeError(f"decoupled must be True or False, got {self.decoupled!r}")
-        self.decoupled = bool(self.decoupled)
+        if not isinstance(betas, (tuple, list)):
+            raise TypeError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+        self.betas = (_DECAY_RATE(betas[0], "betas[0]"), _DECAY_RATE(betas[1], "betas[1]"))
+        self.eps = _NON_NEGATIVE(self.eps, "eps")
+        self.weight_decay = _NON_NEGATIVE(self.weight_decay, "weight_decay")
+        self.decoupled = Bool()(self.decoupled, "decoupled")
 
     def step(self) -> None:
         lr, wd = self.lr, self.weight_decay
