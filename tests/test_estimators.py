@@ -17,6 +17,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import feedforward as ff  # noqa: E402
 from feedforward.estimators import MLPClassifier, MLPRegressor  # noqa: E402
+from feedforward.nn.activation import ACTIVATIONS, UNITS  # noqa: E402
+from feedforward.nn.output import OUTPUTS  # noqa: E402
 from feedforward.training import GrowingBatch  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -59,25 +61,63 @@ def test_string_labels_round_trip(iris):
     assert clf.score(X, names) > 0.9
 
 
-@pytest.mark.parametrize("activation", ["relu", "abs", "leaky_relu", "prelu", "rrelu", "elu", "logistic",
-                                        "sigmoid", "tanh", "identity"])
-def test_every_hidden_unit_learns(iris, activation):
-    X, y = iris
-    clf = MLPClassifier((16,), activation=activation, learning_rate_init=0.01, max_iter=100, random_state=0)
-    assert clf.fit(X, y).score(X, y) > 0.85
+@pytest.fixture(scope="module")
+def circles():
+    """Two concentric rings: no linear boundary separates them (held-out half for scoring)."""
+    from sklearn.datasets import make_circles
+    from sklearn.model_selection import train_test_split
+
+    X, y = make_circles(300, noise=0.08, factor=0.5, random_state=0)
+    return train_test_split(X, y, test_size=0.5, random_state=0, stratify=y)
 
 
-def test_sample_weight_is_repetition_to_float32_precision():
-    # The equivalence scikit-learn's check asks for at rtol=1e-7 (float64); our network is float32.
+def _circles_accuracy(circles, activation):
+    X_tr, X_te, y_tr, y_te = circles
+    # n_iter_no_change=max_iter: every unit gets the same 300 epochs (a squashing unit can sit on a
+    # plateau early on, which is not what this test is about).
+    clf = MLPClassifier((16,), activation=activation, learning_rate_init=0.02, max_iter=300,
+                        n_iter_no_change=300, random_state=0)
+    return clf.fit(X_tr, y_tr).score(X_te, y_te)
+
+
+def test_identity_units_cannot_separate_the_rings(circles):
+    """The bar of the next test means something: a network of identity units is a linear model (issue 10)."""
+    assert _circles_accuracy(circles, "identity") < 0.65
+
+
+@pytest.mark.parametrize("activation", sorted(n for n, unit in UNITS.items() if unit.kind != "linear"))
+def test_every_hidden_unit_learns(circles, activation):
+    """Issue 10: every registered non-linear unit separates the rings, which a linear model cannot (L-ACT-1..5).
+
+    Parametrized over the unit registry: a new unit is tested the moment it is registered.
+    """
+    assert _circles_accuracy(circles, activation) > 0.9
+
+
+def test_activation_choices_are_the_registry():
+    """Issue 10: the estimators accept every registered unit name (aliases included) and nothing else."""
+    constraint = MLPClassifier._parameter_constraints["activation"][0]
+    assert set(constraint.options) == set(ACTIVATIONS)
+    outputs = MLPClassifier._parameter_constraints["output"][0].options
+    assert outputs == {"auto"} | {n for n, unit in OUTPUTS.items() if unit.task == "classification"}
+    assert MLPRegressor._parameter_constraints["output"][0].options == {"auto", "gaussian"}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sample_weight_is_repetition(dtype):
+    """Weighting an example by k is training on k copies of it: to float64 precision when the network
+    computes in float64 (scikit-learn's check asks rtol=1e-7), to float32 precision in float32."""
     rng = np.random.RandomState(42)
     X = rng.rand(15, 30)
     y = rng.randint(0, 3, size=15)
     sw = rng.randint(0, 5, size=15)
-    for est, target in ((MLPClassifier(random_state=0), y), (MLPRegressor(random_state=0), y.astype(float))):
+    rtol, atol = (1e-7, 0) if dtype == "float64" else (1e-5, 1e-6)
+    for est, target in ((MLPClassifier(random_state=0, dtype=dtype), y),
+                        (MLPRegressor(random_state=0, dtype=dtype), y.astype(float))):
         rep = clone(est).fit(X.repeat(sw, axis=0), target.repeat(sw))
         wei = clone(est).fit(X, target, sample_weight=sw)
         method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
-        np.testing.assert_allclose(getattr(wei, method)(X), getattr(rep, method)(X), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(getattr(wei, method)(X), getattr(rep, method)(X), rtol=rtol, atol=atol)
         assert wei.n_iter_ == rep.n_iter_
 
 
@@ -213,7 +253,8 @@ def test_verbose_prints_sklearn_lines(iris, capsys):
 @pytest.mark.parametrize("params,match", [
     ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
     ({"activation": "swish"}, "activation"),
-    ({"solver": "lbfgs"}, "lbfgs"),
+    ({"activation": "ReLU"}, "activation"),
+    ({"solver": "lbfgs"}, "solver"),
     ({"mode": "online"}, "mode"),
     ({"learning_rate_init": 0.0}, "learning_rate_init"),
     ({"batch_size": 0}, "batch_size"),
@@ -222,12 +263,25 @@ def test_verbose_prints_sklearn_lines(iris, capsys):
     ({"batch_growth": 3}, "batch_growth"),
     ({"mode": "batch", "batch_growth": GrowingBatch(4)}, "minibatch"),
     ({"output": "gaussian"}, "output"),
+    ({"dtype": "float16"}, "dtype"),
+    ({"n_iter_no_change": 0}, "n_iter_no_change"),
+    ({"class_weight": "even"}, "class_weight"),
+    ({"class_weight": {0: -1.0}}, "class_weight"),
 ])
 def test_bad_parameters_fail_in_fit_with_the_name(iris, params, match):
     X, y = iris
     clf = MLPClassifier(**params)  # __init__ stores, fit validates
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize("params", [{"hidden_layer_sizes": (4, 2.5)}, {"hidden_layer_sizes": (True,)},
+                                    {"class_weight": {0: "2"}}])
+def test_wrong_types_in_parameters_are_type_errors(iris, params):
+    """Issue 10, one validation layer: a width of 2.5 or True, a weight "2" are TypeErrors naming the argument."""
+    X, y = iris
+    with pytest.raises(TypeError, match="hidden_layer_sizes|class_weight"):
+        MLPClassifier(**params).fit(X, y)
 
 
 def test_matches_sklearn_quality_on_a_real_task():

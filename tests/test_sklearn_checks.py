@@ -1,8 +1,10 @@
-"""scikit-learn's own estimator checks on MLPClassifier and MLPRegressor (issue 5).
+"""scikit-learn's own estimator checks on MLPClassifier and MLPRegressor (issues 5 and 10).
 
-No check is skipped. The default instances are used as they are: every
-check is a small data set (tens to hundreds of rows), so the default
-``max_iter=200`` stays fast.
+No check is skipped and none is expected to fail: the default instances are
+used as they are. Every check is a small data set (tens to hundreds of rows),
+so the default ``max_iter=200`` stays fast. The network computes in the input's
+float dtype (issue 10), so weighting an example by k equals repeating it k times
+to float64 precision, as ``check_sample_weight_equivalence_on_dense_data`` asks.
 """
 
 import pytest
@@ -19,18 +21,6 @@ from feedforward.estimators import MLPClassifier, MLPRegressor  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _expected_failed_checks(estimator):
-    # Weighting an example by k IS training on k copies of it here (the weighted mean
-    # loss and the L2 term are normalised by the weights' sum, and `batch_size="auto"`
-    # puts both data sets in one minibatch), but the network computes in float32: the
-    # two fits add the same terms in a different order and agree to about 1 float32
-    # ulp (max relative difference 7e-7 measured), while this check demands rtol=1e-7,
-    # float64 precision. tests/test_estimators.py checks the same equivalence at
-    # float32 precision (rtol=1e-5), so a real weighting bug still fails a test.
-    reason = "equivalent to repeating samples only to float32 precision; the check asks rtol=1e-7"
-    return {"check_sample_weight_equivalence_on_dense_data": reason}
-
-
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()], expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -254,3 +254,167 @@ def test_named_schedules_drive_the_recorded_lr(name):
         return
     expected = [sched.get_lr(e, 0.05, samples_seen=e * len(X)) for e in range(12)]
     assert h["lr"] == expected
+
+
+# ----------------------------------------------------- scikit-learn's rule (issue 10)
+def _sklearn_reference(values, tol, n_iter_no_change, early_stopping, adaptive, base_lr=0.1):
+    """scikit-learn's own bookkeeping (its MLP's method and its SGD optimizer) over a sequence of values."""
+    from types import SimpleNamespace
+
+    from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
+    from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
+
+    scores = iter(values)
+    sk = SimpleNamespace(loss_curve_=[], best_loss_=np.inf, validation_scores_=[], best_validation_score_=-np.inf,
+                         tol=tol, _no_improvement_count=0, verbose=False, coefs_=[], intercepts_=[],
+                         _score=lambda X, y, sample_weight=None: next(scores))
+    opt = SGDOptimizer([], base_lr, "adaptive" if adaptive else "constant")
+    counts, lrs, stop = [], [], None
+    for epoch, value in enumerate(values, start=1):
+        lrs.append(opt.learning_rate)
+        sk.loss_curve_.append(value)
+        BaseMultilayerPerceptron._update_no_improvement_count(sk, early_stopping, None, None, None)
+        if sk._no_improvement_count > n_iter_no_change:
+            if opt.trigger_stopping("", False):
+                counts.append(sk._no_improvement_count)
+                stop = epoch
+                break
+            sk._no_improvement_count = 0
+        counts.append(sk._no_improvement_count)
+    best = sk.best_validation_score_ if early_stopping else sk.best_loss_
+    return counts, lrs, stop, best
+
+
+def _drive(rule, values, schedule=None, base_lr=0.1, model=None):
+    """Run ``rule`` over one value per epoch as the training loop would (the value is the loss or score)."""
+    from types import SimpleNamespace
+
+    model = model or _linear()
+    trainer = SimpleNamespace(model=model, optimizer=SimpleNamespace(lr=base_lr))
+    rule.on_train_begin(trainer)
+    counts, lrs, stop = [], [], None
+    for epoch, value in enumerate(values, start=1):
+        if schedule is not None:
+            trainer.optimizer.lr = schedule.get_lr(epoch - 1, base_lr)
+        lrs.append(trainer.optimizer.lr)
+        logs = {"batch_loss_mean": value, "train_loss": value, "val_metric": value}
+        stopped = rule.on_epoch_end(trainer, epoch, logs)
+        counts.append(rule.no_improvement_count)
+        if stopped:
+            stop = epoch
+            break
+    rule.on_train_end(trainer)
+    return counts, lrs, stop
+
+
+def _plateau_values(seed, greater_is_better):
+    """Values that improve, stall, tie exactly with best -/+ tol (tol = 0.25) and improve by less than tol."""
+    r = np.random.default_rng(seed)
+    steps = r.choice([-0.5, -0.25, -0.125, 0.0, 0.125, 0.25], size=60, p=[0.1, 0.15, 0.2, 0.25, 0.15, 0.15])
+    values = 8.0 + np.cumsum(steps)  # multiples of 1/8: best - 0.25 is exact, ties are real ties
+    return list(-values if greater_is_better else values)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("adaptive", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_sklearn_stopping_counts_as_scikit_learn_does(early_stopping, adaptive, seed):
+    """Issue 10: SklearnStopping's no-improvement count, best value, stop epoch and (with AdaptiveLR) the
+    learning rate equal scikit-learn's own MLP bookkeeping and SGD optimizer, epoch by epoch."""
+    from feedforward.optim.schedules import AdaptiveLR
+    from feedforward.training.stopping import SklearnStopping
+
+    values = _plateau_values(seed, greater_is_better=early_stopping)
+    tol, n = 0.25, 2
+    schedule = AdaptiveLR(n_iter_no_change=None) if adaptive else None
+    metric = "accuracy" if early_stopping else "mse"
+    rule = SklearnStopping(tol, n, early_stopping=early_stopping, metric=metric, adaptive=schedule)
+    counts, lrs, stop = _drive(rule, values, schedule, base_lr=1e-4)
+    ref_counts, ref_lrs, ref_stop, ref_best = _sklearn_reference(values, tol, n, early_stopping, adaptive,
+                                                                 base_lr=1e-4)
+    assert stop == ref_stop and stop is not None
+    assert counts == ref_counts
+    np.testing.assert_allclose(lrs, ref_lrs, rtol=1e-12)
+    best = rule.best_validation_score if early_stopping else rule.best_loss
+    assert best == ref_best
+    assert rule.reason == ("early_stopping" if early_stopping else "tol")
+    assert (rule.validation_scores is not None) == early_stopping
+
+
+def test_sklearn_stopping_loss_curve_adds_the_l2_term():
+    """loss_curve = mean minibatch loss + l2 / 2 * ||w||^2 (worked example: ||w||^2 = 1 + 4 + 9 = 14)."""
+    from feedforward.training.stopping import SklearnStopping
+
+    model = _linear()
+    layer = model.layers[0]
+    layer.weight.data[:] = np.array([[1.0], [2.0], [0.0]])
+    layer.bias.data[:] = 3.0
+    rule = SklearnStopping(l2=0.1)
+    _drive(rule, [0.5, 0.25], model=model)
+    assert rule.loss_curve == pytest.approx([0.5 + 0.7, 0.25 + 0.7], rel=1e-15)
+    assert rule.best_loss == pytest.approx(0.95) and rule.best_validation_score is None
+
+
+def test_sklearn_stopping_puts_back_the_best_validation_weights():
+    from types import SimpleNamespace
+
+    from feedforward.training.stopping import SklearnStopping
+
+    model = _linear()
+    W = model.layers[0].weight
+    rule = SklearnStopping(tol=0.0, n_iter_no_change=50, early_stopping=True, metric="r2")
+    trainer = SimpleNamespace(model=model, optimizer=SimpleNamespace(lr=0.1))
+    rule.on_train_begin(trainer)
+    for epoch, score in enumerate([0.1, 0.5, 0.4, 0.45], start=1):
+        W.data[:] = epoch  # the weights "learned" in this epoch
+        rule.on_epoch_end(trainer, epoch, {"batch_loss_mean": 1.0, "val_metric": score})
+    rule.on_train_end(trainer)
+    assert (W.data == 2).all()  # epoch 2 had the best score
+    assert rule.validation_scores == [0.1, 0.5, 0.4, 0.45] and rule.best_validation_score == 0.5
+
+
+def test_sklearn_stopping_never_counts_nan_as_an_improvement():
+    """A deliberate difference from scikit-learn, whose comparisons count a NaN loss as an improvement."""
+    from feedforward.training.stopping import SklearnStopping
+
+    rule = SklearnStopping(tol=0.0, n_iter_no_change=1)
+    counts, _, stop = _drive(rule, [1.0, float("nan"), float("nan")])
+    assert counts == [0, 1, 2] and stop == 3 and rule.best_loss == 1.0
+
+
+def test_sklearn_stopping_continues_a_previous_record():
+    from feedforward.training.stopping import SklearnStopping
+
+    first = SklearnStopping(tol=0.0, n_iter_no_change=5)
+    _drive(first, [3.0, 2.0])
+    again = SklearnStopping(tol=0.0, n_iter_no_change=5, previous=first)
+    counts, _, _ = _drive(again, [2.5])
+    assert again.loss_curve == [3.0, 2.0, 2.5] and again.best_loss == 2.0 and counts == [1]
+    switched = SklearnStopping(early_stopping=True, previous=first)  # a different quantity: a new best
+    assert switched.loss_curve == [3.0, 2.0] and switched.best_validation_score == -np.inf
+
+
+def test_sklearn_stopping_checks_its_arguments():
+    from feedforward.training.stopping import SklearnStopping
+
+    with pytest.raises(ValueError, match="n_iter_no_change"):
+        SklearnStopping(n_iter_no_change=0)
+    with pytest.raises(TypeError, match="tol"):
+        SklearnStopping(tol="0.1")
+    with pytest.raises(ValueError, match="metric"):
+        SklearnStopping(metric="f1")
+    with pytest.raises(TypeError, match="adaptive"):
+        SklearnStopping(adaptive="adaptive")
+    assert SklearnStopping(n_iter_no_change=np.inf).n_iter_no_change == np.inf
+
+
+def test_sklearn_stopping_stops_ff_fit():
+    """As a callback of ff.fit: the rule stops the run; the trainer reports 'callback', the rule why."""
+    from feedforward.training.stopping import SklearnStopping
+
+    X, y = _least_squares()
+    rule = SklearnStopping(tol=1e-3, n_iter_no_change=2)
+    h = ff.fit(_linear(), X, y, output="gaussian", lr=0.05, max_epochs=500, callbacks=[rule], rng=0)
+    assert h.stop_reason == "callback" and rule.reason == "tol"
+    assert len(rule.loss_curve) == h.epochs == len(h.records)
+    assert rule.loss_curve == h["batch_loss_mean"]

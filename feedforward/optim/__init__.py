@@ -5,6 +5,7 @@ from .clip import clip_grad_norm, global_grad_norm
 from .optimizers import SGD, Adam, Optimizer
 from .schedules import (
     SCHEDULES,
+    AdaptiveLR,
     Constant,
     CosineAnnealing,
     ExponentialLR,
@@ -28,6 +29,7 @@ __all__ = [
     "ExponentialLR",
     "InvScaling",
     "CosineAnnealing",
+    "AdaptiveLR",
     "ReduceLROnPlateau",
     "SCHEDULES",
     "get_schedule",

@@ -16,14 +16,19 @@ name                  ``eta`` for epoch ``e`` (0-based)
 ``"invscaling"``      ``base_lr / (t + 1) ** power_t``, ``t`` = examples seen (scikit-learn)
 ``"cosine"``          ``eta_min + (base_lr - eta_min) (1 + cos(pi e / t_max)) / 2``
 ``"plateau"``         ``base_lr``, multiplied by ``factor`` after ``patience`` epochs without improvement
-``"adaptive"``        scikit-learn's: ``"plateau"`` with ``factor=0.2, patience=2``
+``"adaptive"``        scikit-learn's: ``base_lr / 5 ** k`` after the ``k``-th stall of training
 ====================  ========================================================
+
+Every number a schedule takes is checked by :mod:`feedforward._validation`
+(``TypeError`` for a wrong type, ``ValueError`` for a value out of range).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+
+from .._validation import check_int, check_real
 
 __all__ = [
     "LRSchedule",
@@ -33,19 +38,22 @@ __all__ = [
     "InvScaling",
     "CosineAnnealing",
     "ReduceLROnPlateau",
+    "AdaptiveLR",
     "SCHEDULES",
     "get_schedule",
 ]
 
 
-def _positive(value, name, *, integer=False, allow_zero=False, below_one=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero) or (below_one and value >= 1):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}{' and < 1' if below_one else ''}, got {value!r}")
-    return int(value) if integer else float(value)
+def _best_loss(value, name) -> float:
+    """The best loss in a saved state: a number, ``inf`` allowed (nothing seen yet), NaN not.
+
+    ``check_real`` asks for a finite number, hence this one check of its own.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number (inf allowed), got {value!r} ({type(value).__name__})")
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number (inf allowed), got nan")
+    return float(value)
 
 
 class LRSchedule:
@@ -87,8 +95,8 @@ class StepLR(LRSchedule):
     """Multiply ``eta`` by ``gamma`` every ``step_size`` epochs (as ``torch.optim.lr_scheduler.StepLR``)."""
 
     def __init__(self, step_size: int = 10, gamma: float = 0.5):
-        self.step_size = _positive(step_size, "step_size", integer=True)
-        self.gamma = _positive(gamma, "gamma")
+        self.step_size = check_int(step_size, "step_size", low=1)
+        self.gamma = check_real(gamma, "gamma", low=0, low_open=True)
 
     def get_lr(self, epoch, base_lr, samples_seen=0):
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -98,7 +106,7 @@ class ExponentialLR(LRSchedule):
     """``eta_e = base_lr * gamma ** e`` (as ``torch.optim.lr_scheduler.ExponentialLR``)."""
 
     def __init__(self, gamma: float = 0.95):
-        self.gamma = _positive(gamma, "gamma")
+        self.gamma = check_real(gamma, "gamma", low=0, low_open=True)
 
     def get_lr(self, epoch, base_lr, samples_seen=0):
         return base_lr * self.gamma**epoch
@@ -113,7 +121,7 @@ class InvScaling(LRSchedule):
     """
 
     def __init__(self, power_t: float = 0.5):
-        self.power_t = _positive(power_t, "power_t", allow_zero=True)
+        self.power_t = check_real(power_t, "power_t", low=0)
 
     def get_lr(self, epoch, base_lr, samples_seen=0):
         return base_lr / (samples_seen + 1) ** self.power_t
@@ -126,8 +134,8 @@ class CosineAnnealing(LRSchedule):
     """
 
     def __init__(self, t_max: int | None = None, eta_min: float = 0.0):
-        self.t_max = None if t_max is None else _positive(t_max, "t_max", integer=True)
-        self.eta_min = _positive(eta_min, "eta_min", allow_zero=True)
+        self.t_max = check_int(t_max, "t_max", low=1, none=True)
+        self.eta_min = check_real(eta_min, "eta_min", low=0)
 
     def get_lr(self, epoch, base_lr, samples_seen=0):
         if self.t_max is None:
@@ -147,10 +155,10 @@ class ReduceLROnPlateau(LRSchedule):
     """
 
     def __init__(self, factor: float = 0.5, patience: int = 5, threshold: float = 1e-4, min_lr: float = 0.0):
-        self.factor = _positive(factor, "factor", below_one=True)
-        self.patience = _positive(patience, "patience", integer=True, allow_zero=True)
-        self.threshold = _positive(threshold, "threshold", allow_zero=True)
-        self.min_lr = _positive(min_lr, "min_lr", allow_zero=True)
+        self.factor = check_real(factor, "factor", low=0, high=1, low_open=True, high_open=True)
+        self.patience = check_int(patience, "patience", low=0)
+        self.threshold = check_real(threshold, "threshold", low=0)
+        self.min_lr = check_real(min_lr, "min_lr", low=0)
         self.reset()
 
     def reset(self):
@@ -178,16 +186,93 @@ class ReduceLROnPlateau(LRSchedule):
     def load_state_dict(self, state):
         if not isinstance(state, dict) or set(state) != {"best", "bad_epochs", "reductions"}:
             raise ValueError(f"ReduceLROnPlateau state must have best, bad_epochs, reductions; got {state!r}")
-        best = state["best"]
-        if isinstance(best, bool) or not isinstance(best, numbers.Real):
-            raise ValueError(f"ReduceLROnPlateau state: best must be a number, got {best!r}")
-        for key in ("bad_epochs", "reductions"):
-            v = state[key]
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
-                raise ValueError(f"ReduceLROnPlateau state: {key} must be an integer >= 0, got {v!r}")
-        self._best = float(best)
-        self._bad_epochs = int(state["bad_epochs"])
-        self._reductions = int(state["reductions"])
+        best = _best_loss(state["best"], "ReduceLROnPlateau state: best")
+        bad = check_int(state["bad_epochs"], "ReduceLROnPlateau state: bad_epochs", low=0)
+        self._reductions = check_int(state["reductions"], "ReduceLROnPlateau state: reductions", low=0)
+        self._best, self._bad_epochs = best, bad
+
+
+class AdaptiveLR(LRSchedule):
+    """scikit-learn's ``learning_rate="adaptive"``: ``eta`` divided by 5 each time training stalls.
+
+    Training has stalled when the observed loss has not fallen to ``best - tol`` or
+    below (an absolute ``tol``; ``best`` the lowest loss so far) for more than
+    ``n_iter_no_change`` epochs in a row. Then ``eta`` is divided by 5 and the count
+    starts again. Once ``eta <= min_lr`` a stall lowers it no more: scikit-learn
+    stops training there, and :meth:`stall` returns False to say so.
+
+    The training loop feeds :meth:`observe` with each epoch's loss. A stopping rule
+    that watches another quantity -- :class:`feedforward.training.stopping.SklearnStopping`
+    watches scikit-learn's loss with its L2 term, or the validation score -- builds
+    the schedule with ``n_iter_no_change=None`` (``observe`` then does nothing) and
+    calls :meth:`stall` itself, so the rate follows that one count.
+
+    Parameters
+    ----------
+    tol : float
+        The improvement that counts (absolute, >= 0).
+    n_iter_no_change : int or None
+        Epochs without improvement that are tolerated; ``None``: stalls come from :meth:`stall`.
+    min_lr : float
+        No division once ``eta`` is at or below this (scikit-learn: 1e-6).
+
+    Examples
+    --------
+    >>> s = AdaptiveLR(tol=0.1, n_iter_no_change=1)
+    >>> for epoch, loss in enumerate([1.0, 0.95, 0.94, 0.93]):
+    ...     _ = s.get_lr(epoch, 0.5)
+    ...     s.observe(epoch, loss)
+    >>> s.get_lr(4, 0.5)
+    0.1
+    """
+
+    def __init__(self, tol: float = 1e-4, n_iter_no_change: int | None = 10, min_lr: float = 1e-6):
+        self.tol = check_real(tol, "tol", low=0)
+        self.n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", low=1, none=True)
+        self.min_lr = check_real(min_lr, "min_lr", low=0)
+        self.reset()
+
+    def reset(self):
+        self._best = math.inf
+        self._bad_epochs = 0
+        self._divisions = 0
+        self._lr = None  # this epoch's eta, to tell whether it is already at min_lr
+
+    def get_lr(self, epoch, base_lr, samples_seen=0):
+        self._lr = base_lr / 5.0**self._divisions
+        return self._lr
+
+    def stall(self) -> bool:
+        """Training has stalled: divide ``eta`` by 5 from the next epoch on; False if it is at ``min_lr``."""
+        if self._lr is not None and self._lr <= self.min_lr:
+            return False
+        self._divisions += 1
+        return True
+
+    def observe(self, epoch, value):
+        if self.n_iter_no_change is None:
+            return
+        value = float(value)
+        # Written so that NaN counts as no improvement and never becomes the best.
+        if value <= self._best - self.tol:
+            self._bad_epochs = 0
+        else:
+            self._bad_epochs += 1
+        if value < self._best:
+            self._best = value
+        if self._bad_epochs > self.n_iter_no_change and self.stall():
+            self._bad_epochs = 0
+
+    def state_dict(self):
+        return {"best": self._best, "bad_epochs": self._bad_epochs, "divisions": self._divisions}
+
+    def load_state_dict(self, state):
+        if not isinstance(state, dict) or set(state) != {"best", "bad_epochs", "divisions"}:
+            raise ValueError(f"AdaptiveLR state must have best, bad_epochs, divisions; got {state!r}")
+        best = _best_loss(state["best"], "AdaptiveLR state: best")
+        bad = check_int(state["bad_epochs"], "AdaptiveLR state: bad_epochs", low=0)
+        self._divisions = check_int(state["divisions"], "AdaptiveLR state: divisions", low=0)
+        self._best, self._bad_epochs = best, bad
 
 
 SCHEDULES = {
@@ -197,7 +282,7 @@ SCHEDULES = {
     "invscaling": InvScaling,
     "cosine": CosineAnnealing,
     "plateau": ReduceLROnPlateau,
-    "adaptive": lambda: ReduceLROnPlateau(factor=0.2, patience=2),
+    "adaptive": AdaptiveLR,
 }
 
 
