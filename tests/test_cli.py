@@ -6,6 +6,7 @@ stdout, stderr and the files it writes are what a user would see.
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -60,16 +61,47 @@ def trained(tmp_path_factory):
     return d, data, out, proc
 
 
+def assert_png(path, aspect):
+    """A real PNG image (magic bytes, decodable, not blank) of the given width / height."""
+    from matplotlib import image
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    img = image.imread(path)
+    height, width = img.shape[:2]
+    assert img.ndim == 3 and height >= 300 and abs(width / height - aspect) < 0.05, img.shape
+    assert img[..., :3].std() > 0.05  # something is drawn
+
+
 def test_train_on_a_csv_writes_model_and_figures(trained):
+    """The files train writes are what it printed and what it trained (issue 5; real checks: issue 10)."""
+    import feedforward as ff
+
     d, data, out, proc = trained
     assert proc.stdout.startswith("test accuracy: ")
-    accuracy = float(proc.stdout.split()[2])
-    assert accuracy >= 0.9
-    for name in ("model.safetensors", "loss_curve.png", "confusion_matrix.png", "metrics.json"):
-        assert (out / name).stat().st_size > 0
+    _, _, accuracy, counts = proc.stdout.split()
+    correct, n = map(int, counts.strip("()").split("/"))
+    assert float(accuracy) >= 0.9 and n == 48  # 20% of 240, stratified
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test"]["accuracy"] == accuracy and metrics["epochs"] == 30
+    assert metrics["test"] == {"accuracy": correct / n, "correct": correct, "n": n}
+    assert f"{metrics['test']['accuracy']:.4f}" == accuracy
+    assert metrics["epochs"] == 30 and len(metrics["history"]) == 30
+    assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
     assert "4 -> 16 -> 8 -> 3" in proc.stderr  # the network it built: 4 features, 3 classes
+    # The model file holds that network and the record needed to use it on raw rows.
+    model, meta = ff.load(out / "model.safetensors", return_metadata=True)
+    record = json.loads(meta["feedforward_cli"])
+    assert model.sizes == [4, 16, 8, 3] and type(model.layers[1]) is ff.nn.ELU
+    assert record["feature_names"] == ["length", "width", "noise", "scale"]
+    assert record["target_names"] == ["iris", "rose", "tulip"] and record["test_metrics"] == metrics["test"]
+    rows = _flowers()
+    X = np.array([r[:4] for r in rows], dtype=np.float64)
+    y = np.array([["iris", "rose", "tulip"].index(r[4]) for r in rows])
+    Z = ((X - record["x_mean"]) / record["x_scale"]).astype(np.float32)
+    every = json.loads(run("evaluate", out / "model.safetensors", "--data", data, "--split", "all",
+                           "--json").stdout)
+    assert every["n"] == 240 and every["accuracy"] == np.mean(model.predict(Z) == y)
+    assert_png(out / "loss_curve.png", aspect=10 / 4)
+    assert_png(out / "confusion_matrix.png", aspect=(0.5 * 3 + 3.2) / (0.5 * 3 + 2.4))
 
 
 def test_evaluate_reproduces_the_test_split(trained):
@@ -122,6 +154,10 @@ def test_regression_csv_end_to_end(tmp_path):
     assert proc.stdout.startswith("test MAE: ")
     r2 = float(proc.stdout.split("R^2:")[1].split()[0])
     assert r2 > 0.95
+    mae, rmse = (float(proc.stdout.split(key)[1].split()[0]) for key in ("MAE:", "RMSE:"))
+    test = json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]
+    assert f"{test['mae']:.4g}" == f"{mae:.4g}" and f"{test['rmse']:.4g}" == f"{rmse:.4g}"
+    assert f"{test['r2']:.4f}" == f"{r2:.4f}" and test["n"] == 60
     pred = run("predict", tmp_path / "m" / "model.safetensors", data)
     values = np.array([float(r[0]) for r in list(csv.reader(pred.stdout.splitlines()))[1:]])
     assert len(values) == 300 and np.mean(np.abs(values - y)) < 0.2 * np.std(y)
@@ -137,8 +173,11 @@ def test_default_train_is_the_main_job(tmp_path):
     # 97.5% on this split; the 97% bar itself is tested over several splits in test_applications.
     assert float(proc.stdout.split()[2]) >= 0.96
     assert "training" in proc.stderr and "epoch" in proc.stderr
-    for name in ("model.safetensors", "confusion_matrix.png", "loss_curve.png"):
-        assert (tmp_path / "out" / name).exists()
+    import feedforward as ff
+
+    assert ff.load(tmp_path / "out" / "model.safetensors").sizes == [64, 128, 64, 10]
+    assert_png(tmp_path / "out" / "loss_curve.png", aspect=10 / 4)
+    assert_png(tmp_path / "out" / "confusion_matrix.png", aspect=(0.5 * 10 + 3.2) / (0.5 * 10 + 2.4))
 
 
 def test_lecture_delegates_to_the_report():
@@ -194,6 +233,18 @@ def test_incompatible_model_files(tmp_path, trained):
     d, data, out, proc = trained
     assert_one_line_error(run("evaluate", out / "model.safetensors", "--data", "digits"),
                           "64 features, but the model expects 4")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_devices_and_pipes_end_to_end(tmp_path):
+    """A real process: /dev/zero and a named pipe are refused at once, one line, exit 2 (issue 10)."""
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for args in (("summary", "/dev/zero"), ("train", "--data", fifo, "--out", tmp_path / "o")):
+        proc = subprocess.run([sys.executable, "-m", "feedforward", *map(str, args)], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 2
+        assert_one_line_error(proc, "not a regular file")
 
 
 def test_bare_ff_save_file_is_refused_for_prediction(tmp_path):

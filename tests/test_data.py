@@ -1,12 +1,16 @@
 """ff.data: offline loaders, the IDX reader, series windows without leakage, CSV errors, splits."""
 
 import gzip
+import os
+import signal
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from feedforward import data
+from feedforward.data import csv as csv_module
 
 FASHION = data.FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz"
 
@@ -39,6 +43,33 @@ def test_parse_idx_rejects_bad_input():
         data.parse_idx(good[:2] + b"\x07" + good[3:])
     with pytest.raises(ValueError, match="bytes"):
         data.parse_idx(good[:-1])
+
+
+def test_read_idx_reads_only_what_its_header_announces(tmp_path):
+    """A header promising more than the file (or than a gzip file can expand to) is refused before
+    reading; so are trailing and corrupted bytes (issue 10)."""
+    good = _idx_bytes(np.arange(6, dtype=np.uint8).reshape(2, 3), 0x08)
+    path = tmp_path / "a.idx"
+    huge = bytes([0, 0, 0x08, 2]) + struct.pack(">2i", 10**6, 10**6)  # 10^12 bytes announced
+    for raw, match in [
+        (huge + b"\0" * 10, r"\(1000000000012 bytes in all\), more than the file's 22 bytes"),
+        (gzip.compress(huge + b"\0" * 1000), r"more than a gzip file of \d+ bytes can hold"),
+        (good + b"\0", "bytes follow the IDX data"),
+        (gzip.compress(good)[:-12], "corrupted gzip data"),
+        (b"\x1f\x8b" + b"\0" * 30, "corrupted gzip data"),
+        (good[:3], "the file ends 1 bytes short of its IDX magic number"),
+    ]:
+        path.write_bytes(raw)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match=match):
+                data.read_idx(path)
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert peak < 4 << 20
+    path.write_bytes(gzip.compress(good))
+    np.testing.assert_array_equal(data.read_idx(path), np.arange(6).reshape(2, 3))
 
 
 # ------------------------------------------------------------ data sets
@@ -214,6 +245,76 @@ def test_features_csv_matches_columns_by_name(tmp_path):
     assert lines == [2, 3]
     with pytest.raises(ValueError, match=r"lacks the feature column \['c'\]"):
         data.load_features_csv(path, ["a", "c"])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="device files and FIFOs are POSIX")
+def test_readers_refuse_what_is_not_a_regular_file(tmp_path):
+    """/dev/zero, a symlink to it, a named pipe and a folder: an error at once, no endless read, no hang
+    (issue 10)."""
+    link = tmp_path / "zero.csv"
+    link.symlink_to("/dev/zero")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+
+    def expired(*_):
+        raise TimeoutError("the reader blocked")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    try:
+        for path, what in [("/dev/zero", "a character device"), (link, "a character device"),
+                           (fifo, r"a named pipe \(FIFO\)"), (tmp_path, "a directory")]:
+            for read in (data.load_csv, data.load_features_csv, data.read_idx):
+                signal.alarm(5)
+                with pytest.raises(ValueError, match=f"{path} is {what}, not a regular file"):
+                    read(path)
+                signal.alarm(0)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_csv_values_beyond_float32_are_refused_naming_the_cell(tmp_path):
+    """1e39 is finite in float64 but inf in float32, the dtype X is returned in (issue 10)."""
+    with pytest.raises(ValueError, match=r"column 'b' has the value '-1e39' at line 3, beyond the float32 range"):
+        data.load_csv(_write(tmp_path, "a,b,t\n1,2,0\n2,-1e39,1\n"))
+    with pytest.raises(ValueError, match=r"target column 't' has the value '1e39' at line 2, beyond the float32"):
+        data.load_csv(_write(tmp_path, "a,t\n1,1e39\n2,0.5\n"), task="regression")
+    with pytest.raises(ValueError, match=r"column 'a' has the value '4e38' at line 2"):
+        data.load_features_csv(_write(tmp_path, "a\n4e38\n"), ["a"])
+    ds = data.load_csv(_write(tmp_path, "a,t\n3.4e38,0\n-3.4e38,1\n"))  # the largest float32 values pass
+    assert np.isfinite(ds.X).all()
+
+
+def test_csv_is_read_as_a_stream_in_chunks(tmp_path, monkeypatch):
+    """Rows are converted as they come, in blocks; the blocks join without a seam."""
+    monkeypatch.setattr(csv_module, "_CHUNK_ROWS", 7)
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(50, 3)).round(4)
+    text = "a;b;c;t\n" + "".join(f"{a};{b};{c};{i % 2}\n" + ("\n" if i == 20 else "")
+                                  for i, (a, b, c) in enumerate(values))
+    ds = data.load_csv(_write(tmp_path, text))
+    np.testing.assert_array_equal(ds.X, values.astype(np.float32))
+    np.testing.assert_array_equal(ds.y, np.arange(50) % 2)
+    X, lines = data.load_features_csv(tmp_path / "d.csv", ["c", "a"])
+    np.testing.assert_array_equal(X, values[:, [2, 0]].astype(np.float32))
+    assert lines[:3] == [2, 3, 4] and lines[21] == 24  # the blank line after row 20 is skipped, not renumbered
+    header, rows = csv_module.read_table(tmp_path / "d.csv")  # the text itself, for who needs it
+    assert header == ["a", "b", "c", "t"] and len(rows) == 50
+    assert rows[21] == (24, [*map(str, values[21]), "1"])
+
+
+def test_csv_lines_are_bounded(tmp_path, monkeypatch):
+    """A file without line breaks is not read whole into one string."""
+    monkeypatch.setattr(csv_module, "MAX_LINE_CHARS", 100)
+    with pytest.raises(ValueError, match="line 2 is longer than 100 characters"):
+        data.load_csv(_write(tmp_path, "a,t\n" + "1" * 500 + ",0\n"))
+
+
+def test_csv_not_utf8(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,t\n1,\xff\xfe\n")
+    with pytest.raises(ValueError, match="is not a UTF-8 text file"):
+        data.load_csv(path)
 
 
 # --------------------------------------------------------------- splits

@@ -1,52 +1,55 @@
-"""Model files and checkpoints: round trips, hostile files, atomic writes, exact resume."""
+"""Model files and checkpoints: every registered unit round-trips, version 1 files load, every field of a
+file is checked, exact resume. (Non-regular files, bounded reads and kills during a save: test_io_files.py.)"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
 
 import feedforward as ff
 from feedforward import io as ffio
+from feedforward.io.container import checksum
+from feedforward.nn.activation import UNITS
 
 pytest.importorskip("safetensors")
 import safetensors.numpy as st  # noqa: E402
 
-ACTIVATIONS = {
-    "relu": lambda dt: "relu",
-    "leaky": lambda dt: ff.nn.LeakyReLU(0.2),
-    "prelu_shared": lambda dt: ff.nn.PReLU(1, init=0.3, dtype=dt),
-    "prelu_per_unit": lambda dt: ff.nn.PReLU(6, init=0.1, dtype=dt),
-    "rrelu": lambda dt: ff.nn.RReLU(0.05, 0.4, rng=3),
-    "elu": lambda dt: ff.nn.ELU(0.7),
-    "sigmoid": lambda dt: "sigmoid",
-    "tanh": lambda dt: "tanh",
-    "abs": lambda dt: "abs",
-}
+
+def _unit(cls, dtype, units=6):
+    """A registered unit with hyper-parameters moved off their defaults (read from its own config)."""
+    config = cls.build(units=units, dtype=dtype, rng=3).config()
+    config = {k: v * 0.8 if isinstance(v, float) else v for k, v in config.items()}
+    return cls.from_config(config, dtype=dtype, rng=3)
 
 
-def _mlp(act, dtype, output="categorical"):
-    a = ACTIVATIONS[act](dtype)
-    return ff.nn.MLP([4, 6, 3], activation=[a], output=output, dtype=dtype, rng=0)
+# Every registered unit, plus a PReLU with one shared slope: the registry is the list (issue 10).
+UNIT_CASES = {name: (cls, 6) for name, cls in UNITS.items()}
+UNIT_CASES["prelu_shared"] = (UNITS["prelu"], None)
+
+
+def _mlp(case, dtype, output="categorical"):
+    cls, units = UNIT_CASES[case]
+    return ff.nn.MLP([4, 6, 3], activation=[_unit(cls, dtype, units)], output=output, dtype=dtype, rng=0)
 
 
 def _x(dtype, n=7):
     return np.random.default_rng(1).standard_normal((n, 4)).astype(dtype)
 
 
+def _arch_of(path):
+    blob = path.read_bytes()
+    header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])
+    return json.loads(header["__metadata__"]["feedforward"])
+
+
 # ------------------------------------------------------------- round trips
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
-def test_round_trip_predicts_bit_identically(tmp_path, act, dtype):
-    net = _mlp(act, dtype)
+@pytest.mark.parametrize("case", sorted(UNIT_CASES))
+def test_round_trip_predicts_bit_identically(tmp_path, case, dtype):
+    """Every registered hidden unit round-trips through save/load with identical outputs (issue 10)."""
+    net = _mlp(case, dtype)
     for p in net.parameters():  # move off the initial values
         p.data += np.random.default_rng(2).standard_normal(p.shape).astype(dtype) * 0.1
     path = tmp_path / "net.safetensors"
@@ -54,6 +57,11 @@ def test_round_trip_predicts_bit_identically(tmp_path, act, dtype):
     back = ff.load(path)
     assert type(back) is ff.nn.MLP and back.sizes == net.sizes and back.output.name == "categorical"
     assert repr(back) == repr(net)
+    unit, unit_back = net.layers[1], back.layers[1]
+    assert type(unit_back) is type(unit) and unit_back.config() == unit.config()
+    # The file names the unit by its registry name, with its config: nothing typed twice in io.
+    spec = _arch_of(path)["architecture"]["model"]["layers"][1]
+    assert spec["type"] == type(unit).name and spec["config"] == unit.config()
     X = _x(dtype)
     net.eval()
     back.eval()
@@ -62,15 +70,88 @@ def test_round_trip_predicts_bit_identically(tmp_path, act, dtype):
     for (n1, p1), (n2, p2) in zip(net.named_parameters(), back.named_parameters()):
         assert n1 == n2 and p1.dtype == p2.dtype
         np.testing.assert_array_equal(p1.data, p2.data)
-
-
-def test_rrelu_generator_state_survives(tmp_path):
-    net = _mlp("rrelu", np.float64)
-    ff.save(net, tmp_path / "r.safetensors")
-    back = ff.load(tmp_path / "r.safetensors")
-    X = _x(np.float64)
-    # Training mode draws random slopes: the same generator state gives the same draws.
+    # Training mode too: a unit with state (RReLU's generator) draws the same numbers.
+    net.train()
+    back.train()
     np.testing.assert_array_equal(back(ff.Tensor(X)).data, net(ff.Tensor(X)).data)
+
+
+def test_a_newly_registered_unit_needs_no_io_change(tmp_path, monkeypatch):
+    """A unit added to the registry is saved and rebuilt through its own declaration (issue 10)."""
+    from feedforward._validation import Real
+    from feedforward.nn import activation as A
+
+    class Shifted(A.Unit):
+        name = "shifted_test_unit"
+        hparams = {"shift": Real(-5, 5)}
+
+        def __init__(self, shift=0.5):
+            self.shift = self._checked(shift=shift)["shift"]
+
+        def forward(self, z):
+            return z + self.shift
+
+    monkeypatch.setitem(A.UNITS, Shifted.name, Shifted)
+    monkeypatch.setitem(A.ACTIVATIONS, Shifted.name, Shifted)
+    net = ff.nn.MLP([3, 4, 2], activation=[Shifted(1.5)], output="gaussian", rng=0)
+    path = tmp_path / "n.safetensors"
+    ff.save(net, path)
+    back = ff.load(path)
+    assert type(back.layers[1]) is Shifted and back.layers[1].shift == 1.5
+    X = _x(np.float32)[:, :3]
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    # Its declared constraint checks the file: a shift out of range is refused, naming the field.
+    doc = _arch_of(path)
+    doc["architecture"]["model"]["layers"][1]["config"]["shift"] = 9.0
+    _write_raw(path, {n: p.data for n, p in net.named_parameters()}, doc)
+    with pytest.raises(ValueError, match=r"model.layers\[1\].*shift must be a finite number >= -5 and <= 5"):
+        ff.load(path)
+
+
+def _legacy_v1_file(path, net, rng_state):
+    """A model file exactly as the version before the registry wrote it (format version 1)."""
+    lin = [{"type": "Linear", "in_features": a, "out_features": b, "bias": True}
+           for a, b in zip(net.sizes, net.sizes[1:])]
+    units = [
+        {"type": "ReLU"},
+        {"type": "AbsRectify"},
+        {"type": "LeakyReLU", "negative_slope": 0.2},
+        {"type": "PReLU", "num_parameters": 4},
+        {"type": "RReLU", "lower": 0.1, "upper": 0.3, "rng_state": rng_state},
+        {"type": "ELU", "alpha": 0.7},
+        {"type": "Sigmoid"},
+        {"type": "Tanh"},
+        {"type": "Identity"},
+    ]
+    layers = [lin[0]]
+    for u, l in zip(units, lin[1:]):
+        layers += [u, l]
+    doc = {
+        "format": "feedforward.model",
+        "version": 1,
+        "architecture": {"model": {"type": "MLP", "sizes": net.sizes, "layers": layers}, "output": "categorical",
+                         "dtype": "float32"},
+    }
+    _write_raw(path, {n: p.data for n, p in net.named_parameters()}, doc, extra_meta={"note": "v1"})
+
+
+def test_files_of_format_version_1_still_load(tmp_path):
+    """Files written before the unit registry (class names, flat hyper-parameters) load the same (issue 10)."""
+    acts = ["relu", "abs", ff.nn.LeakyReLU(0.2), ff.nn.PReLU(4, init=0.1), ff.nn.RReLU(0.1, 0.3, rng=5),
+            ff.nn.ELU(0.7), "sigmoid", "tanh", "identity"]
+    net = ff.nn.MLP([3] + [4] * 9 + [2], activation=acts, output="categorical", rng=0)
+    path = tmp_path / "v1.safetensors"
+    _legacy_v1_file(path, net, ffio.rng_state_to_json(np.random.default_rng(5)))
+    back, meta = ff.load(path, return_metadata=True)
+    assert meta == {"note": "v1"} and repr(back) == repr(net)
+    X = np.random.default_rng(0).standard_normal((9, 3)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
+    net.train()
+    back.train()  # RReLU's generator state came back from "rng_state"
+    np.testing.assert_array_equal(back(ff.Tensor(X)).data, net(ff.Tensor(X)).data)
+    ff.save(back, path)  # written again: version 2, registry names
+    doc = _arch_of(path)
+    assert doc["version"] == 2 and doc["architecture"]["model"]["layers"][9]["type"] == "rrelu"
 
 
 def test_sequential_round_trip_with_metadata(tmp_path):
@@ -92,21 +173,34 @@ def test_sequential_round_trip_with_metadata(tmp_path):
     assert ff.load(path).output.name == "gaussian"
 
 
+def test_prelu_in_another_dtype_than_the_linear_layers(tmp_path):
+    net = ff.nn.MLP([3, 4, 2], activation=[ff.nn.PReLU(4, init=0.3, dtype=np.float32)], dtype=np.float64, rng=0)
+    ff.save(net, tmp_path / "p.safetensors")
+    back = ff.load(tmp_path / "p.safetensors")
+    assert back.layers[1].weight.dtype == np.float32 and back.layers[0].weight.dtype == np.float64
+
+
 def test_save_rejects_what_it_cannot_describe(tmp_path):
     class Custom(ff.nn.Module):
         def __init__(self):
             self.w = ff.nn.Parameter(np.zeros(3))
 
+    class MyReLU(ff.nn.ReLU):  # inherits the name "relu" but is not the registered class
+        pass
+
     with pytest.raises(TypeError, match="MLP and ff.nn.Sequential"):
         ff.save(Custom(), tmp_path / "c.safetensors")
     with pytest.raises(TypeError, match="cannot save layer"):
         ff.save(ff.nn.Sequential(ff.nn.Linear(2, 2), Custom()), tmp_path / "c.safetensors")
+    with pytest.raises(TypeError, match="cannot save layer .* MyReLU"):
+        ff.save(ff.nn.Sequential(ff.nn.Linear(2, 2), MyReLU()), tmp_path / "c.safetensors")
     with pytest.raises(ValueError, match="reserved"):
         ff.save(ff.nn.MLP([2, 2]), tmp_path / "c.safetensors", metadata={"feedforward": "x"})
     net = ff.nn.MLP([2, 2])
     net.layers[0].weight.data[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         ff.save(net, tmp_path / "c.safetensors")
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temporary file either
 
 
 # ---------------------------------------------------------- hostile files
@@ -114,8 +208,8 @@ def _write_raw(path, tensors, doc, extra_meta=None):
     """A file in our container format with any architecture JSON (valid checksum)."""
     doc = dict(doc)
     doc.setdefault("format", "feedforward.model")
-    doc.setdefault("version", 1)
-    doc["sha256"] = ffio._checksum(tensors, doc, extra_meta or {})
+    doc.setdefault("version", 2)
+    doc["sha256"] = checksum(tensors, doc, extra_meta or {})
     meta = {"feedforward": json.dumps(doc)}
     meta.update(extra_meta or {})
     path.write_bytes(st.save(tensors, metadata=meta))
@@ -210,70 +304,93 @@ GOOD_TENSORS = {
     "layers.2.weight": (4, 2),
     "layers.2.bias": (2,),
 }
+RELU = {"type": "relu", "config": {}}
+
+
+def _seq(unit):
+    return {"type": "Sequential", "layers": [_lin(3, 4), unit, _lin(4, 2)]}
 
 
 @pytest.mark.parametrize(
     "spec, tensors, message",
     [
+        (_seq({"type": "os.system"}), GOOD_TENSORS, "unknown layer type 'os.system'"),
+        (_seq({"type": "ReLU", "config": {}}), GOOD_TENSORS, "unknown layer type 'ReLU'"),  # v1 names in v2
+        (_seq(dict(RELU, __class__="x")), GOOD_TENSORS, "unknown keys"),
+        (_seq({"type": "relu"}), GOOD_TENSORS, r"model.layers\[1\]: missing keys \['config'\]"),
+        (_seq({"type": "relu", "config": [1]}), GOOD_TENSORS, r"model.layers\[1\].config must be a JSON object"),
+        (_seq({"type": "relu", "config": {"x": 1}}), GOOD_TENSORS, r"model.layers\[1\]: .*unknown hyper-parameter"),
         (
-            {"type": "Sequential", "layers": [_lin(3, 4), {"type": "os.system"}, _lin(4, 2)]},
-            GOOD_TENSORS,
-            "unknown layer type 'os.system'",
-        ),
-        (
-            {"type": "Sequential", "layers": [_lin(3, 4), {"type": "ReLU", "__class__": "x"}, _lin(4, 2)]},
-            GOOD_TENSORS,
-            "unknown keys",
-        ),
-        (
-            {"type": "Sequential", "layers": [_lin(3, 5), {"type": "ReLU"}, _lin(5, 2)]},
+            {"type": "Sequential", "layers": [_lin(3, 5), RELU, _lin(5, 2)]},
             GOOD_TENSORS,
             "has shape",
         ),
         (
-            {
-                "type": "MLP",
-                "sizes": [3, 10**8, 2],
-                "layers": [_lin(3, 10**8), {"type": "ReLU"}, _lin(10**8, 2)],
-            },
+            {"type": "MLP", "sizes": [3, 10**8, 2], "layers": [_lin(3, 10**8), RELU, _lin(10**8, 2)]},
             GOOD_TENSORS,
             "has shape",
         ),
         (
-            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
+            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), RELU, _lin(4, 2)]},
             {k: v for k, v in GOOD_TENSORS.items() if k != "layers.2.bias"},
             "missing tensor 'layers.2.bias'",
         ),
         (
-            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
+            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), RELU, _lin(4, 2)]},
             dict(GOOD_TENSORS, extra=(1,)),
             "unexpected tensors",
         ),
         (
-            {"type": "MLP", "sizes": "3,4,2", "layers": [_lin(3, 4), {"type": "ReLU"}, _lin(4, 2)]},
+            {"type": "MLP", "sizes": "3,4,2", "layers": [_lin(3, 4), RELU, _lin(4, 2)]},
             GOOD_TENSORS,
-            "sizes must be a list",
+            "model.sizes must be a list",
         ),
         (
-            {"type": "Sequential", "layers": [dict(_lin(3, 4), bias=1), {"type": "ReLU"}, _lin(4, 2)]},
+            {"type": "MLP", "sizes": [3, 4.0, 2], "layers": [_lin(3, 4), RELU, _lin(4, 2)]},
             GOOD_TENSORS,
-            "bias must be true or false",
+            r"model.sizes\[1\] must be an integer",
         ),
         (
-            {
-                "type": "Sequential",
-                "layers": [_lin(3, 4), {"type": "LeakyReLU", "negative_slope": "0.1"}, _lin(4, 2)],
-            },
+            {"type": "MLP", "sizes": [3, 4, 2], "layers": [_lin(3, 4), _lin(4, 4), _lin(4, 2)]},
             GOOD_TENSORS,
-            "negative_slope must be a finite number",
+            r"layers\[1\] must be a hidden unit",
         ),
         (
-            {
-                "type": "Sequential",
-                "layers": [_lin(3, 4), {"type": "RReLU", "lower": 0.5, "upper": 0.1}, _lin(4, 2)],
-            },
+            {"type": "Sequential", "layers": [dict(_lin(3, 4), bias=1), RELU, _lin(4, 2)]},
             GOOD_TENSORS,
-            "lower <= upper",
+            r"model.layers\[0\].bias must be True or False, got 1 \(int\)",
+        ),
+        (
+            {"type": "Sequential", "layers": [dict(_lin(3, 4), in_features=True), RELU, _lin(4, 2)]},
+            GOOD_TENSORS,
+            r"model.layers\[0\].in_features must be an integer >= 1 and <= 1e\+08, got True",
+        ),
+        (
+            _seq({"type": "leaky_relu", "config": {"negative_slope": "0.1"}}),
+            GOOD_TENSORS,
+            "negative_slope must be a finite number, got '0.1'",
+        ),
+        (
+            _seq({"type": "elu", "config": {"alpha": float("nan")}}),
+            GOOD_TENSORS,
+            "alpha must be a finite number, got nan",
+        ),
+        (_seq({"type": "rrelu", "config": {"lower": 0.5, "upper": 0.1}}), GOOD_TENSORS, "lower <= upper"),
+        (
+            _seq({"type": "rrelu", "config": {"lower": 0.1, "upper": 0.5}, "state": {"rng": {"bit_generator": "os"}}}),
+            GOOD_TENSORS,
+            r"model.layers\[1\]: rng state",
+        ),
+        (
+            # A hostile slope count is refused before a single slope is allocated.
+            _seq({"type": "prelu", "config": {"num_parameters": 10**12, "init": 0.25}}),
+            GOOD_TENSORS,
+            r"num_parameters is 1000000000000, more than the largest stored dimension \(4\)",
+        ),
+        (
+            _seq({"type": "prelu", "config": {"num_parameters": 4, "init": 0.25}}),
+            GOOD_TENSORS,
+            r"missing tensors \['layers.1.weight'\]",
         ),
         ({"type": "Sequential", "layers": []}, {}, "non-empty list"),
         (
@@ -285,10 +402,25 @@ GOOD_TENSORS = {
     ],
 )
 def test_wrong_architecture_json(tmp_path, spec, tensors, message):
+    """Each field of a file is checked before anything is built; the error names the field (issue 10)."""
     path = tmp_path / "a.safetensors"
     _write_raw(path, _tensors(tensors), _arch(spec))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="a.safetensors: .*" + message):
         ff.load(path)
+
+
+def test_version_1_files_are_checked_as_strictly(tmp_path):
+    """A version-1 file goes through the same unit constraints after its translation (issue 10)."""
+    path = tmp_path / "a.safetensors"
+    for unit, message in [
+        ({"type": "LeakyReLU", "negative_slope": "0.1"}, "negative_slope must be a finite number"),
+        ({"type": "RReLU", "lower": 0.5, "upper": 0.1}, "lower <= upper"),
+        ({"type": "ReLU", "__class__": "x"}, r"unknown hyper-parameter\(s\) \['__class__'\]"),
+        ({"type": "RReLU", "lower": 0.1, "upper": 0.2, "rng_state": [1]}, "rng state"),
+    ]:
+        _write_raw(path, _tensors(GOOD_TENSORS), dict(_arch(_seq(unit)), version=1))
+        with pytest.raises(ValueError, match=message):
+            ff.load(path)
 
 
 def test_deep_nesting_and_bad_top_level_fields(tmp_path):
@@ -302,10 +434,13 @@ def test_deep_nesting_and_bad_top_level_fields(tmp_path):
     good = {"type": "Sequential", "layers": [_lin(3, 4)]}
     shapes = {"layers.0.weight": (3, 4), "layers.0.bias": (4,)}
     for arch, message in [
-        (_arch(good, output="poisson"), "output must be null"),
-        (_arch(good, dtype="float16"), "dtype must be one of"),
+        (_arch(good, output="poisson"), "output must be one of .* or None, got 'poisson'"),
+        (_arch(good, output=3), "output must be one of"),
+        (_arch(good, dtype="float16"), "dtype must be one of float32, float64, got float16"),
         ({"architecture": {"model": good, "output": None, "dtype": "float32", "eval": "1"}}, "unknown keys"),
         ({"architecture": good, "version": 99}, "version 99"),
+        ({"architecture": good, "version": [2]}, r"version \[2\]"),
+        ({"architecture": good, "version": True}, "version True"),
         ({"architecture": good, "format": "pickle"}, "format is 'pickle'"),
     ]:
         _write_raw(path, _tensors(shapes), arch)
@@ -327,234 +462,3 @@ def test_loading_never_executes_code(tmp_path):
     with pytest.raises(ValueError, match="unknown layer type"):
         ff.load(path)
     assert not marker.exists()
-
-
-# ----------------------------------------------------------- atomic writes
-def test_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
-    net, path = _good(tmp_path)
-    before = path.read_bytes()
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    other = ff.nn.MLP([3, 4, 2], activation="tanh", output="categorical", rng=9)
-    with pytest.raises(OSError, match="disk full"):
-        ff.save(other, path)
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.safetensors"]  # temp file removed
-    X = _x(np.float32)[:, :3]
-    np.testing.assert_array_equal(ff.load(path).predict_proba(X), net.predict_proba(X))
-
-
-_SAVER = textwrap.dedent("""
-    import os, signal, sys
-    import numpy as np
-    import feedforward as ff
-    from feedforward import io as ffio
-
-    def die(*args):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    class HalfWriter:
-        # A file whose write() puts half of the bytes on disk, then the process is killed.
-        def __init__(self, f):
-            self.f = f
-        def __enter__(self):
-            return self
-        def __exit__(self, *exc):
-            return False
-        def write(self, data):
-            self.f.write(data[: len(data) // 2])
-            self.f.flush()
-            os.fsync(self.f.fileno())
-            die()
-
-    path, where = sys.argv[1], sys.argv[2]
-    net = ff.nn.MLP([500, 2000, 10], output="categorical", rng=0)   # about 4 MB of float32
-    i = 0
-    while True:
-        for p in net.parameters():
-            p.data[...] = i
-        if i == 2 and where == "mid_write":
-            fdopen = os.fdopen
-            ffio.os.fdopen = lambda *a, **k: HalfWriter(fdopen(*a, **k))
-        if i == 2 and where == "before_rename":
-            ffio.os.replace = die
-        ff.save(net, path, metadata={"i": str(i)})
-        print(i, flush=True)
-        i += 1
-""")
-
-
-@pytest.mark.parametrize(
-    "where, delay", [("mid_write", 0), ("before_rename", 0), ("random", 0.05), ("random", 0.17)]
-)
-def test_sigkill_during_save_leaves_a_loadable_file(tmp_path, where, delay):
-    path = tmp_path / "big.safetensors"
-    script = tmp_path / "saver.py"
-    script.write_text(_SAVER)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(path), where], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout.readline().strip() == "0"  # the first save is complete
-        if where == "random":
-            time.sleep(delay)  # the saver spends nearly all its time inside ff.save
-            proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=60) == -signal.SIGKILL
-        printed = [int(line) for line in proc.stdout.read().split()]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    model, meta = ff.load(path, return_metadata=True)
-    i = int(meta["i"])
-    if where != "random":
-        assert printed == [1] and i == 1  # save number 2 was killed: the file is still save number 1
-        leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-        assert len(leftovers) == 1  # the killed save's temporary file, never renamed over the target
-    for p in model.parameters():
-        assert (p.data == i).all()  # one whole version, never a mixture
-
-
-# -------------------------------------------------------------- checkpoints
-def _resume_problem():
-    r = np.random.default_rng(0)
-    X = r.standard_normal((64, 4)).astype(np.float32)
-    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int) + (X[:, 2] > 1).astype(int)
-    return X, y
-
-
-def _resume_net():
-    return ff.nn.MLP([4, 8, 8, 3], activation=["rrelu", "tanh"], output="categorical", rng=0)
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        {
-            "optimizer": "sgd",
-            "momentum": 0.9,
-            "nesterov": True,
-            "lr_schedule": ff.optim.StepLR(3, 0.5),
-            "validation_fraction": 0.25,
-            "early_stopping": True,
-            "patience": 50,
-        },
-        {
-            "optimizer": "adam",
-            "lr": 0.01,
-            "batch_schedule": ff.training.GrowingBatch(4, on_plateau=True, patience=1),
-            "lr_schedule": "plateau",
-            "rng": None,
-        },
-        {"mode": "stochastic", "lr": 0.01, "lr_schedule": "invscaling", "weight_decay": 1e-3},
-        {"mode": "batch", "lr": 0.2, "diagnostics": True, "sample_weight": np.linspace(0.5, 1.5, 64)},
-    ],
-)
-def test_resume_equals_uninterrupted_run(tmp_path, options):
-    options = dict(options)
-    X, y = _resume_problem()
-    options.setdefault("lr", 0.05)
-    options.setdefault("rng", 11)
-    fit_kwargs = {k: options.pop(k) for k in ("validation_fraction", "sample_weight") if k in options}
-
-    def run(max_epochs, **extra):
-        net = _resume_net()
-        trainer = ff.Trainer(net, batch_size=8, max_epochs=max_epochs, **options, **extra)
-        return net, trainer.fit(X, y, **fit_kwargs)
-
-    path = tmp_path / "ck.safetensors"
-    if options.get("rng") is None:
-        # Without a seed, compare a run with its own continuation: keep a copy of the
-        # epoch-3 checkpoint (the file still holds it when epoch 4's callbacks run).
-        ck3 = tmp_path / "ck3.safetensors"
-        keep = ff.training.LambdaCallback(
-            on_epoch_end=lambda t, epoch, logs: shutil.copyfile(path, ck3) if epoch == 4 else None
-        )
-        net_a, ha = run(7, checkpoint_path=path, checkpoint_every=3, callbacks=[keep])
-        path = ck3
-    else:
-        net_a, ha = run(7)
-        net_b, hb = run(3, checkpoint_path=path, checkpoint_every=3)
-        assert hb.epochs == 3
-    net_c, hc = run(7, resume_from=path)
-    assert hc.epochs == 7 and hc.stop_reason == ha.stop_reason
-    for p, q in zip(net_a.parameters(), net_c.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
-    strip = [{k: v for k, v in r.items() if k not in ("time", "epoch_time")} for r in ha.records]
-    assert strip == [{k: v for k, v in r.items() if k not in ("time", "epoch_time")} for r in hc.records]
-
-
-def test_resume_without_seed_continues_the_generator(tmp_path):
-    X, y = _resume_problem()
-    path = tmp_path / "ck.safetensors"
-    net_a = _resume_net()
-    ff.fit(net_a, X, y, max_epochs=3, checkpoint_path=path, lr=0.05, batch_size=8)  # rng=None: OS entropy
-    ck = ffio.load_checkpoint(path)
-    # Two resumes from the same checkpoint are identical: the generator state was saved.
-    nets = []
-    for _ in range(2):
-        net = _resume_net()
-        ff.fit(net, X, y, max_epochs=5, resume_from=path, lr=0.05, batch_size=8)
-        nets.append(net)
-    for p, q in zip(*(n.parameters() for n in nets)):
-        np.testing.assert_array_equal(p.data, q.data)
-    assert ck["epoch"] == 3 and ck["history"].epochs == 3
-
-
-def test_checkpoint_contents_and_mismatched_resume(tmp_path):
-    X, y = _resume_problem()
-    path = tmp_path / "ck.safetensors"
-    net = _resume_net()
-    h = ff.fit(net, X, y, max_epochs=2, checkpoint_path=path, optimizer="adam", lr=0.01, rng=0)
-    ck = ffio.load_checkpoint(path)
-    assert ck["epoch"] == 2
-    assert ck["history"].to_dict() == h.to_dict()
-    assert ck["optimizer"]["type"] == "Adam" and ck["optimizer"]["step_count"] == sum(h["n_updates"])
-    assert isinstance(ck["rng"], np.random.Generator)
-    for (name, p), (name2, a) in zip(net.named_parameters(), ck["model_state"].items()):
-        assert name == name2
-        np.testing.assert_array_equal(p.data, a)
-    assert type(ck["model"]) is ff.nn.MLP  # rebuilt from the architecture
-    with pytest.raises(ValueError, match="different training set"):
-        ff.fit(_resume_net(), X[:-1], y[:-1], max_epochs=3, resume_from=path, optimizer="adam", rng=0)
-    with pytest.raises(ValueError, match="is for Adam"):
-        ff.fit(_resume_net(), X, y, max_epochs=3, resume_from=path, optimizer="sgd", rng=0)
-    with pytest.raises(ValueError, match="shape"):
-        ff.fit(
-            ff.nn.MLP([4, 9, 8, 3], activation=["rrelu", "tanh"], output="categorical", rng=0),
-            X,
-            y,
-            max_epochs=3,
-            resume_from=path,
-            optimizer="adam",
-            rng=0,
-        )
-    with pytest.raises(ValueError, match="expected 'feedforward.checkpoint'"):
-        ff.save(net, tmp_path / "m.safetensors") or ffio.load_checkpoint(tmp_path / "m.safetensors")
-
-
-def test_save_checkpoint_api_round_trip(tmp_path):
-    net = ff.nn.MLP([2, 3, 1], output="gaussian", rng=0)
-    opt = ff.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    net(ff.Tensor(np.ones((2, 2), np.float32))).sum().backward()
-    opt.step()
-    rng = np.random.default_rng(5)
-    rng.random(3)
-    sched = ff.optim.ReduceLROnPlateau()
-    sched.observe(0, 1.0)
-    path = tmp_path / "c.safetensors"
-    ffio.save_checkpoint(
-        path, net, optimizer=opt, epoch=4, rng=rng, lr_schedule=sched, extra={"note": [1, 2]}
-    )
-    ck = ffio.load_checkpoint(path)
-    assert ck["epoch"] == 4 and ck["extra"] == {"note": [1, 2]} and ck["lr_schedule"] == sched.state_dict()
-    assert ck["rng"].random() == rng.random()
-    opt2 = ff.optim.SGD(net.parameters(), lr=0.5)
-    opt2.load_state_dict(ck["optimizer"])
-    np.testing.assert_array_equal(opt2.state[0]["momentum_buffer"], opt.state[0]["momentum_buffer"])
-    assert opt2.lr == 0.1

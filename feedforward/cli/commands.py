@@ -1,0 +1,306 @@
+"""The commands of ``feedforward``: train, evaluate, predict, summary, datasets, lecture.
+
+Each takes the parsed options and returns the exit status; a user error is a
+:class:`~feedforward.cli.record.CLIError` (one line, exit status 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .record import FORMAT, META_KEY, CLIError, bundled_name, load_bundle, predict as predict_rows
+
+__all__ = ["train", "evaluate", "predict", "summary", "datasets", "lecture"]
+
+
+def _say(*args):
+    print(*args, file=sys.stderr)
+
+
+# ------------------------------------------------------------------- data
+def _is_csv_path(spec: str) -> bool:
+    return spec.lower().endswith((".csv", ".txt", ".tsv")) or os.sep in spec or Path(spec).is_file()
+
+
+def _load_data(spec: str, target=None, task="auto"):
+    """``(dataset, source)`` from a bundled name or a CSV path the user named."""
+    from .. import data
+
+    if _is_csv_path(spec):
+        return data.load_csv(spec, target=target, task=task), str(Path(spec).resolve())
+    if target is not None:
+        raise CLIError(f"--target applies to CSV files only; {spec!r} is a bundled data set")
+    return data.load_dataset(spec), bundled_name(spec) or spec
+
+
+def _split(ds, test_size: float, seed: int):
+    """(X_train, y_train, X_test, y_test): the official test set, or a seeded (stratified) split."""
+    from ..data import train_test_split
+
+    if ds.X_test is not None:
+        return ds.X, ds.y, ds.X_test, ds.y_test
+    stratify = ds.task == "classification" and np.bincount(ds.y).min() >= 2
+    X_tr, X_te, y_tr, y_te = train_test_split(ds.X, ds.y, test_size, stratify=stratify, rng=seed)
+    return X_tr, y_tr, X_te, y_te
+
+
+def _output_for(ds) -> tuple:
+    """(output unit name, number of outputs): Bernoulli for two classes, Categorical for more, Gaussian."""
+    if ds.task == "regression":
+        return "gaussian", 1
+    if ds.n_classes == 2:
+        return "bernoulli", 1
+    return "categorical", ds.n_classes
+
+
+def _check_features(record, X, source):
+    d = len(record["feature_names"])
+    if X.shape[1] != d:
+        names = record["feature_names"]
+        raise CLIError(f"{source} has {X.shape[1]} features, but the model expects {d} "
+                       f"({', '.join(names[:6])}{', ...' if d > 6 else ''})")
+
+
+# ---------------------------------------------------------------- metrics
+def _metrics(task: str, y_true, y_pred) -> dict:
+    from ..training import metrics as M
+
+    n = int(len(y_true))
+    if task == "classification":
+        accuracy = M.accuracy(y_pred, y_true)
+        return {"accuracy": accuracy, "correct": int(round(accuracy * n)), "n": n}
+    return {"mae": M.mae(y_pred, y_true), "rmse": math.sqrt(M.mse(y_pred, y_true)), "r2": M.r2(y_pred, y_true),
+            "n": n}
+
+
+def _format_metrics(m: dict, what: str) -> str:
+    if "accuracy" in m:
+        return f"{what} accuracy: {m['accuracy']:.4f} ({m['correct']}/{m['n']})"
+    return f"{what} MAE: {m['mae']:.4g}   RMSE: {m['rmse']:.4g}   R^2: {m['r2']:.4f}   (n={m['n']})"
+
+
+# ------------------------------------------------------------------ train
+def _writable_folder(out: Path) -> None:
+    """Create ``out`` and prove it takes a file, before any training time is spent."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise CLIError(f"cannot write into the output directory {out}: {exc.strerror or exc}") from None
+
+
+def _target_scale(y_tr) -> tuple:
+    """(mean, scale) that put a regression target on a unit scale (a unit-variance Gaussian fits it best)."""
+    y = np.asarray(y_tr, dtype=np.float64)
+    mean, scale = float(np.mean(y)), float(np.std(y)) or 1.0
+    if not (math.isfinite(mean) and math.isfinite(scale)):
+        raise CLIError("the target's mean or spread overflows float64: rescale the target column")
+    return mean, scale
+
+
+def train(args) -> int:
+    import feedforward as ff
+
+    from ..data import Standardizer
+
+    ds, source = _load_data(args.data, args.target, args.task)
+    X_tr, y_tr, X_te, y_te = _split(ds, args.test_size, args.seed)
+    out = Path(args.out)
+    _writable_folder(out)
+    scaler = Standardizer().fit(X_tr)
+    Z_tr = scaler.transform(X_tr)  # the test set is standardised by predict(), from the saved scaler
+    output, n_out = _output_for(ds)
+    y_mean, y_scale, t_tr = 0.0, 1.0, y_tr
+    if ds.task == "regression":
+        y_mean, y_scale = _target_scale(y_tr)
+        t_tr = ((y_tr - y_mean) / y_scale).astype(np.float32)
+    lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 0.05)
+    sizes = [ds.X.shape[1], *args.layers, n_out]
+    model = ff.nn.MLP(sizes, activation=args.activation, output=output, rng=args.seed)
+    what = f"{ds.name} ({len(X_tr)} training, {len(X_te)} test examples, {ds.X.shape[1]} features"
+    what += f", {ds.n_classes} classes)" if ds.task == "classification" else ", regression)"
+    _say(f"training an MLP {' -> '.join(map(str, sizes))} ({args.activation}, {output} output, "
+         f"{model.num_parameters():,} parameters) on {what}")
+    options = dict(optimizer=args.optimizer, lr=lr, mode=args.mode, batch_size=min(args.batch_size, len(Z_tr)),
+                   max_epochs=args.epochs, weight_decay=args.weight_decay, lr_schedule=args.schedule,
+                   progress=not args.no_progress, rng=args.seed)
+    if args.optimizer == "sgd":
+        options["momentum"] = args.momentum
+    if args.early_stopping:
+        options.update(validation_fraction=0.1, early_stopping=True, patience=args.patience)
+    start = time.perf_counter()
+    history = ff.fit(model, Z_tr, t_tr, **options)
+    seconds = time.perf_counter() - start
+
+    record = {
+        "format": FORMAT, "task": ds.task, "data": source, "data_name": ds.name,
+        "feature_names": list(ds.feature_names), "target": ds.target, "target_names": list(ds.target_names),
+        "x_mean": scaler.mean_.tolist(), "x_scale": scaler.scale_.tolist(),
+        "y_mean": y_mean, "y_scale": y_scale,
+        "seed": args.seed, "test_size": args.test_size, "official_test_set": ds.X_test is not None,
+        "layers": list(args.layers), "activation": args.activation, "output": output,
+        "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule, "mode": args.mode,
+        "batch_size": args.batch_size,
+        "epochs_run": history.epochs, "stop_reason": history.stop_reason, "train_seconds": round(seconds, 2),
+    }
+    pred, _ = predict_rows(model, record, X_te, source=f"{ds.name} test set")
+    metrics = _metrics(ds.task, y_te, pred)
+    record["test_metrics"] = metrics
+    print(_format_metrics(metrics, "test"))
+
+    model_path = out / "model.safetensors"
+    ff.save(model, model_path, metadata={META_KEY: json.dumps(record)})
+    written = [model_path]
+    summary = {"data": source, "test": metrics, "train_seconds": round(seconds, 2), "epochs": history.epochs,
+               "stop_reason": history.stop_reason, "history": history.to_dict()["records"]}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1, default=float))
+    written.append(out / "metrics.json")
+    if not args.no_plots:
+        history.plot(out / "loss_curve.png", title=f"{ds.name}: loss per epoch")
+        written.append(out / "loss_curve.png")
+        if ds.task == "classification":
+            from ..experiments._plot import plot_confusion
+            from ..training.metrics import confusion_matrix
+
+            cm = confusion_matrix(y_te, pred, ds.n_classes)
+            plot_confusion(cm, ds.target_names, out, "confusion_matrix.png", title=f"{ds.name} test set")
+            written.append(out / "confusion_matrix.png")
+    _say(f"{history.epochs} epochs in {seconds:.1f} s (stopped: {history.stop_reason}); wrote "
+         + ", ".join(str(p) for p in written))
+    return 0
+
+
+# --------------------------------------------------------------- evaluate
+def _same_source(record, source) -> bool:
+    recorded = record["data"]
+    return (bundled_name(recorded) or recorded) == (bundled_name(source) or source)
+
+
+def _evaluation_data(args, record):
+    """``(dataset, source, what the user named)``; never a file the user did not name."""
+    from .. import data
+
+    if args.data is None:
+        name = bundled_name(record["data"])
+        if name is None:
+            raise CLIError(f"{args.model} was trained on a file, not a bundled data set: name the data with "
+                           "--data (a model file never makes feedforward read a file you did not name)")
+        if args.target is not None:
+            raise CLIError(f"--target applies to CSV files only; the model was trained on {name!r}")
+        return data.load_dataset(name), name, name
+    if _is_csv_path(args.data):
+        target = args.target if args.target is not None else record["target"]
+        ds = data.load_csv(args.data, target=target, task=record["task"])
+        return ds, str(Path(args.data).resolve()), args.data
+    ds, source = _load_data(args.data, args.target)
+    return ds, source, args.data
+
+
+def evaluate(args) -> int:
+    model, record = load_bundle(args.model)
+    ds, source, spec = _evaluation_data(args, record)
+    if ds.task != record["task"]:
+        raise CLIError(f"the model does {record['task']} but {spec} is a {ds.task} data set")
+    _check_features(record, ds.X, spec)
+    split = args.split
+    if split == "auto":
+        split = "test" if _same_source(record, source) else "all"
+    if split == "test":
+        if not _same_source(record, source):
+            raise CLIError(f"--split test needs the data the model was trained on ({record['data']}), got {spec}")
+        _, _, X, y = _split(ds, record["test_size"], record["seed"])
+    else:
+        X, y = ds.X, ds.y
+    if record["task"] == "classification":
+        known = {name: c for c, name in enumerate(record["target_names"])}
+        unknown = [ds.target_names[c] for c in np.unique(y) if ds.target_names[c] not in known]
+        if unknown:
+            raise CLIError(f"{spec} has the class {unknown[0]!r} that the model does not know "
+                           f"(its classes are {record['target_names']})")
+        y = np.array([known.get(n, -1) for n in ds.target_names])[y]
+    pred, _ = predict_rows(model, record, X, source=spec)
+    metrics = _metrics(record["task"], y, pred)
+    if args.json:
+        print(json.dumps({"data": source, "split": split, **metrics}))
+    else:
+        print(_format_metrics(metrics, f"{ds.name} ({split})"))
+    return 0
+
+
+# ---------------------------------------------------------------- predict
+def predict(args) -> int:
+    from ..data import load_features_csv
+
+    model, record = load_bundle(args.model)
+    X, lines = load_features_csv(args.input, record["feature_names"])
+    _check_features(record, X, args.input)
+    if args.proba and record["task"] != "classification":
+        raise CLIError("--proba applies to classification models; this one does regression")
+    pred, proba = predict_rows(model, record, X, source=args.input, lines=lines)
+    header = [record["target"]]
+    if record["task"] == "classification":
+        labels = record["target_names"]
+        rows = [[labels[c]] for c in pred]
+        if args.proba:
+            header += [f"p({label})" for label in labels]
+            rows = [r + [f"{p:.6g}" for p in ps] for r, ps in zip(rows, proba)]
+    else:
+        rows = [[f"{v:.6g}"] for v in pred]
+    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    try:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    finally:
+        if args.output:
+            stream.close()
+    return 0
+
+
+# ---------------------------------------------------------------- summary
+def summary(args) -> int:
+    from ..nn.summary import summary as layer_table
+
+    model, record = load_bundle(args.model, need_record=False)
+    layer_table(model)
+    if record is None:
+        print("(no training record: not written by 'feedforward train')")
+        return 0
+    print(f"task: {record['task']}   data: {record['data']}   target: {record['target']}")
+    if record["task"] == "classification":
+        print(f"classes ({len(record['target_names'])}): {', '.join(record['target_names'])}")
+    print(f"features: {len(record['feature_names'])}   hidden units: {record['activation']}   "
+          f"output unit: {record['output']}")
+    print(f"trained: {record['optimizer']} lr={record['lr']:g} ({record['schedule']} schedule), "
+          f"{record['mode']}, {record['epochs_run']} epochs (stopped: {record['stop_reason']}), "
+          f"{record['train_seconds']} s")
+    if record["test_metrics"] is not None:
+        print(_format_metrics(record["test_metrics"], "test"))
+    return 0
+
+
+def datasets(args) -> int:
+    from ..data import DATASETS
+
+    for name, loader in DATASETS.items():
+        doc = (loader.__doc__ or "").strip().splitlines()[0]
+        print(f"{name:<14} {doc}")
+    return 0
+
+
+def lecture(argv) -> int:
+    try:
+        from ..experiments import report
+    except ImportError as exc:
+        raise CLIError(f"the lecture report is not available: {exc}") from None
+    return int(report.main(list(argv)) or 0)

@@ -1,0 +1,259 @@
+"""The training record inside a model file written by ``feedforward train``, and predictions from it.
+
+``feedforward train`` stores, next to the network, what is needed to use it
+on raw data: the feature names and their standardisation, the task, the
+classes, the target's scale, the split. A model file is untrusted input, so
+the record is checked field by field when the file is read (:func:`load_bundle`),
+with the validation layer's constraints, against itself and against the
+network: a zero or NaN scale, a missing field, too few class names or a
+network of another shape is an error naming the file and the field, never
+NaN predictions or a traceback.
+
+:func:`predict` then refuses rows whose standardised values leave the
+float32 range, and outputs that are not finite, naming the row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._validation import Bool, Choice, Constraint, Int, Real
+from ..nn.output import OUTPUTS
+
+__all__ = ["FORMAT", "META_KEY", "CLIError", "load_bundle", "check_record", "predict", "bundled_name"]
+
+#: Marks model files written by ``feedforward train`` (key of the metadata entry).
+FORMAT = "feedforward.cli/1"
+META_KEY = "feedforward_cli"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def bundled_name(spec) -> str | None:
+    """The canonical name of a bundled data set (``"mnist"`` is ``"mnist_5k"``), or None."""
+    from ..data import DATASETS
+
+    key = str(spec).strip().lower().replace("-", "_")
+    key = "mnist_5k" if key == "mnist" else key
+    return key if key in DATASETS else None
+
+
+# ------------------------------------------------------------ constraints
+class _Text(Constraint):
+    """A string without control characters (it is printed to a terminal and written into CSV headers)."""
+
+    def describe(self) -> str:
+        return "printable text"
+
+    def _check(self, value, name):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__}")
+        if not value.isprintable():
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+        return value
+
+
+class _List(Constraint):
+    """A list of at least ``min_len`` items, each through ``item``."""
+
+    def __init__(self, item: Constraint, min_len: int = 0):
+        self.item, self.min_len = item, min_len
+
+    def describe(self) -> str:
+        return f"a list of at least {self.min_len} of {self.item.describe()}"
+
+    def _check(self, value, name):
+        if not isinstance(value, list):
+            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__}")
+        if len(value) < self.min_len:
+            raise ValueError(f"{name} must be {self.describe()}, got {len(value)} items")
+        return [self.item(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+_REQUIRED = {
+    "task": Choice("classification", "regression"),
+    "data": _Text(),
+    "data_name": _Text(),
+    "feature_names": _List(_Text(), 1),
+    "target": _Text(),
+    "target_names": _List(_Text(), 1),
+    "x_mean": _List(Real()),
+    "x_scale": _List(Real(0, low_open=True)),
+    "y_mean": Real(),
+    "y_scale": Real(0, low_open=True),
+    "seed": Int(0),
+    "test_size": Real(0, 1, low_open=True, high_open=True),
+    "official_test_set": Bool(),
+    "output": Choice(*OUTPUTS),
+    # Shown by `feedforward summary`.
+    "layers": _List(Int(1)),
+    "activation": _Text(),
+    "optimizer": _Text(),
+    "lr": Real(0, low_open=True),
+    "mode": _Text(),
+    "batch_size": Int(1),
+    "epochs_run": Int(0),
+    "stop_reason": _Text(),
+    "train_seconds": Real(0),
+}
+_OPTIONAL = {"schedule": (_Text(), "constant"), "test_metrics": (None, None)}
+_METRICS = {
+    "classification": {"accuracy": Real(0, 1), "correct": Int(0), "n": Int(0)},
+    "regression": {"mae": Real(0), "rmse": Real(0), "r2": Real(), "n": Int(0)},
+}
+
+
+# ----------------------------------------------------------------- checks
+def check_record(record, model, where: str) -> dict:
+    """The record, every field checked (and against the network); ``CLIError`` naming the field."""
+    try:
+        return _checked(record, model)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"{where}: the training record is invalid: {exc}") from None
+
+
+def _checked(record, model) -> dict:
+    if not isinstance(record, dict):
+        raise ValueError(f"it must be a JSON object, got {type(record).__name__}")
+    if record.get("format") != FORMAT:
+        raise ValueError(f"format is {record.get('format')!r}, expected {FORMAT!r}")
+    missing = sorted(set(_REQUIRED) - set(record))
+    if missing:
+        raise ValueError(f"it lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    out = {"format": FORMAT}
+    for key, constraint in _REQUIRED.items():
+        out[key] = constraint(record[key], key)
+    for key, (constraint, default) in _OPTIONAL.items():
+        out[key] = record.get(key, default) if constraint is None else constraint(record.get(key, default), key)
+    _check_against_network(out, model)
+    if out["test_metrics"] is not None:
+        out["test_metrics"] = _check_metrics(out["test_metrics"], out["task"])
+    return out
+
+
+def _check_metrics(metrics, task):
+    schema = _METRICS[task]
+    if not isinstance(metrics, dict) or set(metrics) != set(schema):
+        raise ValueError(f"test_metrics must hold exactly {sorted(schema)} for {task}")
+    return {k: c(metrics[k], f"test_metrics.{k}") for k, c in schema.items()}
+
+
+def _check_against_network(record, model) -> None:
+    from ..nn.mlp import MLP
+
+    if type(model) is not MLP:
+        raise ValueError(f"the network must be an MLP, got {type(model).__name__}")
+    d = len(record["feature_names"])
+    for key in ("x_mean", "x_scale"):
+        if len(record[key]) != d:
+            raise ValueError(f"{key} has {len(record[key])} entries for {d} features")
+    if model.sizes[0] != d:
+        raise ValueError(f"the network takes {model.sizes[0]} inputs but the record names {d} features")
+    unit = model.output
+    if unit is None or unit.name != record["output"]:
+        got = None if unit is None else unit.name
+        raise ValueError(f"output is {record['output']!r} but the network's output unit is {got!r}")
+    if OUTPUTS[record["output"]].task != record["task"]:
+        raise ValueError(f"output {record['output']!r} does not do {record['task']}")
+    n_out, classes = model.sizes[-1], len(record["target_names"])
+    if record["task"] == "classification":
+        # Categorical: one output per class; Bernoulli: one output, two classes.
+        needed = n_out if record["output"] == "categorical" else 2
+        if record["output"] != "categorical" and n_out != 1:
+            raise ValueError(f"the network has {n_out} outputs, a {record['output']} output unit needs 1")
+        if needed < 2:
+            raise ValueError(f"the network has {n_out} output for {record['output']} classification: no classes")
+        if classes != needed:
+            raise ValueError(f"target_names has {classes} names, the network predicts {needed} classes")
+    elif n_out != 1:
+        raise ValueError(f"the network has {n_out} outputs, a regression record needs 1")
+
+
+# ------------------------------------------------------------------ loading
+def load_bundle(spec: str, *, need_record: bool = True):
+    """``(model, record)`` from a model file; record is None for a bare ``ff.save`` file."""
+    import feedforward as ff
+
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "model.safetensors"
+        if not path.exists():
+            raise CLIError(f"{spec} is a directory without a model.safetensors in it")
+    try:
+        model, meta = ff.load(path, return_metadata=True)
+    except FileNotFoundError:
+        raise CLIError(f"no such model file: {spec}") from None
+    except ValueError as exc:
+        raise CLIError(f"{spec} is not a compatible feedforward model file: {exc}") from None
+    if META_KEY not in meta:
+        if need_record:
+            raise CLIError(f"{spec} is a model file without the record of its training data (feature "
+                           "scaling, classes, target); use a model written by 'feedforward train'")
+        return model, None
+    try:
+        record = json.loads(meta[META_KEY])
+    except ValueError:
+        raise CLIError(f"{spec}: the training record is not valid JSON") from None
+    return model, check_record(record, model, os.fspath(spec))
+
+
+# --------------------------------------------------------------- prediction
+def _standardize(record, X, source, lines):
+    """``(X - mean) / scale`` in float32, refusing any value that leaves float32's range."""
+    from ..data import Standardizer
+
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        Z = Standardizer(record["x_mean"], record["x_scale"]).transform(X, dtype=np.float64)
+    bad = ~(np.abs(Z) <= _FLOAT32_MAX)  # NaN is bad too
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise CLIError(f"{source}: {_row(r, lines)}, column {record['feature_names'][c]!r}: the value "
+                       f"{float(X[r, c]):g} is {Z[r, c]:.3g} training standard deviations from the mean, beyond the "
+                       "float32 range the network computes in")
+    return Z.astype(np.float32)
+
+
+def _row(r: int, lines) -> str:
+    return f"line {lines[r]}" if lines is not None else f"row {r + 1}"
+
+
+def predict(model, record, X, *, source: str = "the input", lines=None):
+    """``(labels or values in the original units, class probabilities or None)`` for raw rows ``X``.
+
+    The output unit turns the network's output into probabilities and labels.
+    A row the network cannot handle (an input beyond float32 after scaling, an
+    output that is not finite) is a ``CLIError`` naming it (and its file line).
+    """
+    from ..autograd import no_grad
+    from ..nn.module import eval_mode
+
+    Z = _standardize(record, np.asarray(X), source, lines)
+    # Overflow inside the network is reported below, per row, not as NumPy warnings.
+    with no_grad(), eval_mode(model), np.errstate(over="ignore", invalid="ignore"):
+        z = np.asarray(model(Z).data)
+    _check_finite_rows(z, source, lines)
+    unit = model.output
+    if record["task"] == "regression":
+        with np.errstate(over="ignore"):  # checked just below
+            values = z[:, 0].astype(np.float64) * record["y_scale"] + record["y_mean"]
+        _check_finite_rows(values[:, None], source, lines)
+        return values, None
+    proba = np.asarray(unit.mean(z), dtype=np.float64)
+    if proba.shape[1] == 1:  # Bernoulli: the mean is p(class 1)
+        proba = np.column_stack([1 - proba[:, 0], proba[:, 0]])
+    return np.asarray(unit.predict(z)).reshape(len(z)), proba
+
+
+def _check_finite_rows(values, source, lines) -> None:
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise CLIError(f"{source}: {_row(r, lines)}: the network's output is not finite (the row is too far "
+                       "outside the training data)")
