@@ -39,12 +39,16 @@ def _shown(value) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+def _number_text(x) -> str:
+    return str(x) if isinstance(x, numbers.Integral) else f"{x:g}"
+
+
 def _bounds_text(low, high, low_open, high_open) -> str:
     parts = []
     if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        parts.append(f"{'>' if low_open else '>='} {_number_text(low)}")
     if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        parts.append(f"{'<' if high_open else '<='} {_number_text(high)}")
     return " and ".join(parts)
 
 

@@ -10,8 +10,8 @@ change here. The layer specs are described in :mod:`.schema`.
 Loading never executes code (a JSON parse and the registries) and builds
 nothing before the file is checked: the layer tree's keys and numbers, the
 Linear shapes against the stored tensors (a hostile width of 10^8 never
-allocates), each unit's integer hyper-parameters bounded by the largest
-stored dimension; after building, every parameter's name, shape, dtype and
+allocates), each unit's parameter shapes (``Unit.param_shapes``) bounded by the
+largest stored dimension; after building, every parameter's name, shape, dtype and
 finiteness. Every problem is a ``ValueError`` naming the file and the field.
 Version 1 files are translated first (:mod:`.legacy`).
 """
@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._validation import Choice, Dtype, Int
+from .._validation import Choice, Dtype
 from ..nn.activation import UNITS, Unit
 from ..nn.linear import Linear
 from ..nn.mlp import MLP
@@ -133,12 +133,17 @@ def save(model: Module, path, metadata: dict | None = None) -> None:
 def _build_unit(spec: dict, dtype, max_count: int, where: str) -> Unit:
     cls = UNITS[spec["type"]]
     config = spec["config"]
-    for key, constraint in cls.hparams.items():
-        # A count (PReLU's slopes) sizes an allocation: bound it before the unit is built.
-        value = config.get(key)
-        if isinstance(constraint, Int) and isinstance(value, int) and value > max_count:
+    try:
+        checked = cls._checked(**config) if isinstance(config, dict) else config
+        shapes = cls.param_shapes(checked) if isinstance(config, dict) and set(cls.hparams) <= set(config) else {}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    for pname, shape in shapes.items():
+        # A parameter's size comes from the file: bound it before the unit allocates it.
+        if any(d > max_count for d in shape):
             raise ValueError(
-                f"{where}.config.{key} is {value}, more than the largest stored dimension ({max_count})"
+                f"{where}: parameter {pname!r} would have shape {shape}, larger than any stored tensor "
+                f"(largest dimension {max_count})"
             )
     try:
         unit = cls.from_config(config, dtype=dtype, rng=0)

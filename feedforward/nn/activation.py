@@ -104,6 +104,15 @@ class Unit(Module):
         """The unit for a layer of ``units`` units (a per-unit PReLU sizes itself from it)."""
         return cls(**hparams)
 
+    @classmethod
+    def param_shapes(cls, config: dict) -> dict:
+        """Name -> shape of the parameters a unit with this (checked) config allocates.
+
+        A model file is checked against it before anything is built, so a hostile
+        size in a file never allocates.
+        """
+        return {}
+
     def state(self):
         """Mutable state beyond the parameters, as JSON (RReLU's generator), or None."""
         return None
@@ -190,6 +199,10 @@ class PReLU(Unit):
     def build(cls, *, units=None, dtype=np.float32, rng=None, **hparams):
         hparams.setdefault("num_parameters", units or 1)
         return cls(dtype=dtype, **hparams)
+
+    @classmethod
+    def param_shapes(cls, config: dict) -> dict:
+        return {"weight": (config["num_parameters"],)}
 
     def config(self) -> dict:
         # ``init`` is only the starting value: the saved slopes are in the weights.
