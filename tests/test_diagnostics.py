@@ -107,3 +107,43 @@ def test_diagnostics_off_by_default_and_bad_tolerance():
         activation_report(_mlp("relu"), X, saturation_tol=1.5)
     with pytest.raises(ValueError, match="2-D"):
         activation_report(_mlp("relu"), X[0])
+
+
+def test_a_unit_at_exactly_zero_everywhere_is_dead():
+    """L-ACT-7, the boundary: z = 0 is inactive (a ReLU outputs 0 there and its derivative is the
+    left one, 0), so a unit whose pre-activation is exactly 0 on every example is dead; a unit at
+    0 on every example but one, where it is positive, is alive. `z >= 0` would call both alive,
+    `z > 0 on some example` tells them apart."""
+    X = np.zeros((6, 3))
+    X[:, 1:] = np.random.default_rng(0).standard_normal((6, 2))
+    X[4, 0] = 1.0  # x_0 is 0 on every row but one
+    net = ff.nn.MLP([3, 2, 2], activation="relu", output="categorical", dtype=np.float64, rng=0)
+    W, b = net.layers[0].weight.data, net.layers[0].bias.data
+    W[:] = 0.0
+    b[:] = 0.0
+    W[0, 1] = 1.0  # unit 1: z = x_0, unit 0: z = 0 exactly
+    z = X @ W + b
+    assert (z[:, 0] == 0).all() and (z[:, 1] >= 0).all() and z[4, 1] > 0
+    assert activation_report(net, X)["dead_fraction"]["layers.1"] == 0.5
+
+
+def test_units_are_classified_by_their_declared_kind():
+    """A squasher the package has never seen is watched because it declares kind="squasher"; its
+    derivative comes from its own gradient rule (softsign: g'(z) = 1 / (1 + |z|)^2, g'(0) = 1)."""
+
+    class Softsign(ff.nn.activation.Unit):
+        name = "softsign-test"
+        kind = "squasher"
+
+        def forward(self, z):
+            return z / (1 + z.abs())
+
+    X, _ = _data()
+    net = ff.nn.Sequential(ff.nn.Linear(3, 5, rng=0, dtype=np.float64), Softsign())
+    net.layers[0].weight.data *= 3
+    z = X @ net.layers[0].weight.data + net.layers[0].bias.data
+    saturated = 1 / (1 + np.abs(z)) ** 2 < 0.1
+    report = activation_report(net, X, saturation_tol=0.1)
+    assert report["saturation_rate"]["layers.1"] == pytest.approx(saturated.mean())
+    assert report["saturated_fraction"]["layers.1"] == pytest.approx(saturated.all(axis=0).mean())
+    assert 0 < saturated.mean() < 1

@@ -42,9 +42,9 @@ def test_train_eval_changes_only_the_record_not_the_training():
 
 def test_default_train_eval_records_the_full_gradient_every_epoch():
     X, y = _blobs()
-    assert ff.Trainer(_net(), max_epochs=1).train_eval == "grad"
-    assert ff.Trainer(_net(), max_epochs=1, grad_tol=1e-3).train_eval == "grad"
-    assert ff.Trainer(_net(), max_epochs=1, diagnostics=True).train_eval == "grad"
+    assert ff.Trainer(_net(), max_epochs=1).options.train_eval == "grad"
+    assert ff.Trainer(_net(), max_epochs=1, grad_tol=1e-3).options.train_eval == "grad"
+    assert ff.Trainer(_net(), max_epochs=1, diagnostics=True).options.train_eval == "grad"
     h = ff.fit(_net(), X, y, lr=0.05, max_epochs=2, batch_size=16, rng=0)
     assert len(h["grad_norm"]) == 2 and all(g is not None and g > 0 for g in h["grad_norm"])
 
@@ -292,16 +292,16 @@ def test_row_max_is_numpys_row_max(shape):
     np.testing.assert_array_equal(_row_max(z), np.max(z, axis=1, keepdims=True))
 
 
-def test_estimators_check_x_once_and_still_catch_what_the_float32_cast_breaks():
-    from feedforward.estimators import MLPClassifier, MLPRegressor
-
+def test_fit_and_partial_fit_check_x_in_the_models_dtype():
+    """issue 10: the estimators no longer tell the trainer X was checked (no private flag): the
+    trainer checks X itself, once per call, before and after the cast to the model's dtype."""
     X, y = _blobs()
     big = X.astype(np.float64)
     big[3, 1] = 1e300  # finite in float64, inf in the model's float32
-    for est, target in ((MLPClassifier(max_iter=2), y), (MLPRegressor(max_iter=2), y.astype(float))):
-        with pytest.raises(ValueError, match="float32"):
-            est.fit(big, target)
-        bad = X.astype(np.float32)
-        bad[0, 0] = np.nan
-        with pytest.raises(ValueError, match="NaN"):
-            est.fit(bad, target)
+    nan = X.astype(np.float32)
+    nan[0, 0] = np.nan
+    for call in (lambda X_: ff.fit(_net(), X_, y, max_epochs=1), lambda X_: ff.Trainer(_net()).partial_fit(X_, y)):
+        with pytest.raises(ValueError, match=r"X \(as float32, the model's dtype\) contains .*inf.* at index \(3, 1\)"):
+            call(big)
+        with pytest.raises(ValueError, match=r"X contains .*nan.* at index \(0, 0\)"):
+            call(nan)

@@ -8,32 +8,100 @@ mean and scale come from the training part only).
 
 from __future__ import annotations
 
-import numbers
+import math
 
 import numpy as np
 
 from .._rng import as_rng
+from .._validation import Int, Real
 
-__all__ = ["train_test_split", "Standardizer"]
+__all__ = ["split_indices", "train_test_split", "Standardizer"]
 
 
-def _n_test(n: int, test_size) -> int:
-    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
-        raise TypeError(f"test_size must be a fraction in (0, 1) or a count, got {test_size!r}")
-    if isinstance(test_size, numbers.Integral):
-        k = int(test_size)
-    elif 0 < test_size < 1:
-        k = int(np.ceil(test_size * n))
+def _n_test(n: int, test_size, name: str) -> int:
+    """How many of ``n`` rows go to the test part: a fraction rounded UP, or a count."""
+    if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, (bool, np.bool_)):
+        k = Int(1)(test_size, name)
     else:
-        raise ValueError(f"test_size must be a fraction in (0, 1) or a positive count, got {test_size!r}")
+        k = math.ceil(Real(0, 1, low_open=True, high_open=True)(test_size, name) * n)
     if not 1 <= k <= n - 1:
-        raise ValueError(f"test_size={test_size!r} leaves {n - k} training and {k} test examples out of {n}; "
+        raise ValueError(f"{name}={test_size!r} leaves {n - k} training and {k} test examples out of {n}; "
                          "both parts need at least one")
     return k
 
 
+def _per_class(counts: np.ndarray, k: int) -> np.ndarray:
+    """Test rows per class: ``k`` shared in proportion to the class sizes (largest remainder),
+    then every class with at least two rows keeps at least one in each part."""
+    share = counts * (k / counts.sum())
+    alloc = np.floor(share).astype(np.int64)
+    order = np.argsort(-(share - alloc), kind="stable")
+    alloc[order[: k - alloc.sum()]] += 1
+    return np.clip(alloc, (counts >= 2).astype(np.int64), np.maximum(counts - 1, 0))
+
+
+def split_indices(n: int, test_size, *, stratify=None, rng=None, name: str = "test_size"):
+    """The rows of a random train/test split: ``(train_rows, test_rows)``, each in random order.
+
+    The one splitter of the package: :func:`train_test_split`, the training loop's
+    ``validation_fraction`` and the scikit-learn estimators' ``early_stopping`` all use it.
+
+    Rounding: a fraction ``f`` puts ``ceil(f * n)`` rows in the test part (scikit-learn's
+    rule); an integer is the count itself. Stratified, that count is shared between the
+    classes in proportion to their sizes by largest remainders, and then every class with at
+    least two rows keeps at least one in each part (which can move the total by a row or two).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    test_size : float in (0, 1) or int
+        Fraction (rounded up) or number of test rows.
+    stratify : array of shape (n,), optional
+        Class labels: keep each class's share the same in both parts.
+    rng : int, Generator or None
+    name : str
+        The argument's name in error messages (``"validation_fraction"`` for the training loop).
+
+    Returns
+    -------
+    train_rows, test_rows : int arrays
+
+    Examples
+    --------
+    >>> train, test = split_indices(10, 0.25, rng=0)
+    >>> len(train), len(test), sorted([*train, *test]) == list(range(10))
+    (7, 3, True)
+    """
+    n = Int(1)(n, "n")
+    k = _n_test(n, test_size, name)
+    rng = as_rng(rng)
+    if stratify is None:
+        perm = rng.permutation(n)
+        return perm[k:], perm[:k]
+    labels = np.asarray(stratify)
+    if labels.shape != (n,):
+        raise ValueError(f"stratify needs one label per row, shape ({n},), got shape {labels.shape}")
+    classes, codes = np.unique(labels, return_inverse=True)
+    alloc = _per_class(np.bincount(codes, minlength=len(classes)), k)
+    test_parts, train_parts = [], []
+    for c in range(len(classes)):
+        rows = rng.permutation(np.flatnonzero(codes == c))
+        test_parts.append(rows[: alloc[c]])
+        train_parts.append(rows[alloc[c]:])
+    test = rng.permutation(np.concatenate(test_parts))
+    train = rng.permutation(np.concatenate(train_parts))
+    if len(test) == 0 or len(train) == 0:
+        raise ValueError(
+            f"{name}={test_size!r} of {n} examples leaves an empty "
+            f"{'test' if len(test) == 0 else 'training'} part once every class is kept in both parts; "
+            "give more examples or another split"
+        )
+    return train, test
+
+
 def train_test_split(X, y, test_size=0.2, *, stratify: bool = False, rng=None):
-    """Shuffle and split ``(X, y)`` into training and test parts.
+    """Shuffle and split ``(X, y)`` into training and test parts (rows chosen by :func:`split_indices`).
 
     Parameters
     ----------
@@ -54,29 +122,9 @@ def train_test_split(X, y, test_size=0.2, *, stratify: bool = False, rng=None):
     n = len(X)
     if len(y) != n:
         raise ValueError(f"X has {n} rows but y has {len(y)}; they must match")
-    k = _n_test(n, test_size)
-    rng = as_rng(rng)
-    if not stratify:
-        perm = rng.permutation(n)
-        test, train = perm[:k], perm[k:]
-    else:
-        if y.ndim != 1:
-            raise ValueError(f"stratify=True needs labels of shape (n,), got y of shape {y.shape}")
-        classes, codes = np.unique(y, return_inverse=True)
-        counts = np.bincount(codes, minlength=len(classes))
-        # Largest-remainder allocation of the k test slots, proportional to class sizes.
-        share = counts * (k / n)
-        alloc = np.floor(share).astype(int)
-        order = np.argsort(-(share - alloc), kind="stable")
-        alloc[order[: k - alloc.sum()]] += 1
-        alloc = np.clip(alloc, (counts >= 2).astype(int), np.maximum(counts - 1, 0))
-        test_parts, train_parts = [], []
-        for c in range(len(classes)):
-            idx = rng.permutation(np.flatnonzero(codes == c))
-            test_parts.append(idx[: alloc[c]])
-            train_parts.append(idx[alloc[c]:])
-        test = rng.permutation(np.concatenate(test_parts))
-        train = rng.permutation(np.concatenate(train_parts))
+    if stratify and y.ndim != 1:
+        raise ValueError(f"stratify=True needs labels of shape (n,), got y of shape {y.shape}")
+    train, test = split_indices(n, test_size, stratify=y if stratify else None, rng=rng)
     return X[train], X[test], y[train], y[test]
 
 

@@ -24,23 +24,27 @@ import numbers
 
 import numpy as np
 
-__all__ = ["MODES", "GrowingBatch", "epoch_order", "check_batch_size"]
+from .._validation import Bool, Int, Real
+
+__all__ = ["MODES", "DEFAULT_BATCH_SIZE", "GrowingBatch", "epoch_order", "check_batch_size", "batch_size_for"]
 
 MODES = ("stochastic", "batch", "minibatch")
 
-
-def check_mode(mode) -> str:
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
-    return mode
+_count = Int(1)
 
 
-def _count(value, name) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
-    return int(value)
+class _DefaultBatchSize(int):
+    """The default ``batch_size=32``; on a data set of fewer than 32 examples it means ``n``.
+
+    An explicit ``batch_size`` larger than the data is an error; the default is
+    not, so ``ff.fit(model, X_xor, y_xor)`` works on the lecture's 4 patterns.
+    """
+
+    def __repr__(self):
+        return "32"
+
+
+DEFAULT_BATCH_SIZE = _DefaultBatchSize(32)
 
 
 def check_batch_size(batch_size, n: int, mode: str) -> int:
@@ -108,23 +112,14 @@ class GrowingBatch:
         min_delta: float = 1e-3,
     ):
         self.start = _count(start, "GrowingBatch start")
-        if (
-            isinstance(factor, bool)
-            or not isinstance(factor, numbers.Real)
-            or not factor > 1
-            or not math.isfinite(factor)
-        ):
-            raise ValueError(f"GrowingBatch factor must be a number > 1, got {factor!r}")
-        self.factor = float(factor)
+        self.factor = Real(1, low_open=True)(factor, "GrowingBatch factor")
         self.every = _count(every, "GrowingBatch every")
-        self.max_size = None if max_size is None else _count(max_size, "GrowingBatch max_size")
+        self.max_size = Int(1, none=True)(max_size, "GrowingBatch max_size")
         if self.max_size is not None and self.max_size < self.start:
             raise ValueError(f"GrowingBatch max_size={self.max_size} is smaller than start={self.start}")
-        self.on_plateau = bool(on_plateau)
+        self.on_plateau = Bool()(on_plateau, "GrowingBatch on_plateau")
         self.patience = _count(patience, "GrowingBatch patience")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not 0 <= min_delta < 1:
-            raise ValueError(f"GrowingBatch min_delta must be in [0, 1), got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = Real(0, 1, high_open=True)(min_delta, "GrowingBatch min_delta")
         self.reset()
 
     def reset(self) -> None:
@@ -165,14 +160,33 @@ class GrowingBatch:
     def load_state_dict(self, state: dict) -> None:
         if not isinstance(state, dict) or set(state) != {"growths", "best", "bad"}:
             raise ValueError(f"GrowingBatch state must have growths, best, bad; got {state!r}")
-        for key in ("growths", "bad"):
-            v = state[key]
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
-                raise ValueError(f"GrowingBatch state: {key} must be an integer >= 0, got {v!r}")
-        if isinstance(state["best"], bool) or not isinstance(state["best"], numbers.Real):
-            raise ValueError(f"GrowingBatch state: best must be a number, got {state['best']!r}")
-        self._growths, self._best, self._bad = int(state["growths"]), float(state["best"]), int(state["bad"])
+        # A checkpoint is a file: every bad field is a bad value (ValueError), whatever its type.
+        try:
+            growths = Int(0)(state["growths"], "GrowingBatch state: growths")
+            bad = Int(0)(state["bad"], "GrowingBatch state: bad")
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        best = state["best"]  # inf until the first epoch has been seen: not a finite-number check
+        if isinstance(best, bool) or not isinstance(best, numbers.Real) or math.isnan(best):
+            raise ValueError(f"GrowingBatch state: best must be a number, got {best!r}")
+        self._growths, self._best, self._bad = growths, float(best), bad
 
     def __repr__(self) -> str:
         how = f"on_plateau=True, patience={self.patience}" if self.on_plateau else f"every={self.every}"
         return f"GrowingBatch(start={self.start}, factor={self.factor:g}, {how}, max_size={self.max_size})"
+
+
+def batch_size_for(mode: str, batch_size, batch_schedule, epoch: int, n: int) -> int:
+    """Examples per update in ``epoch`` (1-based) on ``n`` training examples."""
+    if mode == "stochastic":
+        return 1
+    if mode == "batch":
+        return n
+    if batch_schedule is not None:
+        start = getattr(batch_schedule, "start", 1)
+        if start > n:
+            raise ValueError(f"batch_schedule starts at {start}, larger than the training set ({n} examples)")
+        return int(batch_schedule.size(epoch, n))
+    if batch_size is DEFAULT_BATCH_SIZE:
+        return min(int(batch_size), n)
+    return check_batch_size(batch_size, n, mode)

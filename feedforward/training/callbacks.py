@@ -74,8 +74,7 @@ def has_hook(cb, hook: str) -> bool:
     """True if ``cb`` has ``hook`` and it is not :class:`Callback`'s no-op.
 
     The training loop asks this once per epoch for ``on_batch_end``: a callback that only
-    watches epochs must not make every step build its logs (nor keep the loop from fusing the
-    weight update into the backward pass, which hides the weight gradients from callbacks).
+    watches epochs must not make every step build its logs.
     """
     if getattr(cb, hook, None) is None:
         return False

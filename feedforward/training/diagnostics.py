@@ -1,17 +1,24 @@
 """Dead and saturated hidden units, and per-layer gradient norms (L-ACT-7).
 
-A rectifier unit (``ff.nn.activation.RECTIFIERS``: ReLU and its
-generalisations, ELU) is **dead** on a data set when its pre-activation
-``z`` is ``<= 0`` on every example: a ReLU then passes no gradient at all
-and never recovers (a leaky/parametric/ELU unit still passes a small one).
+Units are told apart by the kind they declare in the unit registry
+(``Unit.kind``, :mod:`feedforward.nn.activation`), so a new unit is covered the
+moment it is registered.
 
-A sigmoid or tanh unit (``SQUASHERS``) is **saturated** on an example when
-its derivative has fallen below ``saturation_tol`` (default 0.1) times its
+A unit of kind ``"rectifier"`` (ReLU and its generalisations, ELU) is **dead** on
+a data set when it is inactive on every example: its pre-activation is ``z <= 0``
+everywhere. ``z = 0`` counts as inactive: there a ReLU outputs 0 and its
+derivative is the left one, 0 (L-AD-3), so a unit at exactly 0 everywhere learns
+nothing, like one below 0. A ReLU then passes no gradient at all and never
+recovers (a leaky/parametric/ELU unit still passes a small one).
+
+A unit of kind ``"squasher"`` (sigmoid, tanh) is **saturated** on an example
+when its derivative has fallen below ``saturation_tol`` (default 0.1) times its
 largest value ``g'(0)``: ``4 s (1 - s) < tol`` for the sigmoid (``|z| > 3.6``)
-and ``1 - tanh(z)^2 < tol`` for tanh (``|z| > 1.8``). We report per layer the
-fraction of units saturated on **every** example (``saturated_fraction``,
-the analogue of dead) and the fraction of (example, unit) pairs saturated
-(``saturation_rate``).
+and ``1 - tanh(z)^2 < tol`` for tanh (``|z| > 1.8``). The derivative comes from
+the unit's own gradient rule (autograd), not from a formula written again here.
+We report per layer the fraction of units saturated on **every** example
+(``saturated_fraction``, the analogue of dead) and the fraction of (example,
+unit) pairs saturated (``saturation_rate``).
 
 Layers are named by their dotted module names (``"layers.1"`` for the first
 activation of an ``MLP``).
@@ -23,15 +30,16 @@ import math
 
 import numpy as np
 
-from ..autograd import no_grad
-from ..nn.activation import RECTIFIERS, SQUASHERS, Sigmoid, Tanh
+from .._validation import Real
+from ..autograd import enable_grad, no_grad
+from ..nn.activation import unit_kind
 from ..tensor import Tensor
 
 __all__ = ["ActivationProbe", "activation_report", "layer_grad_norms"]
 
 
 class ActivationProbe:
-    """Watch every rectifier and squasher module of ``model`` during forward passes.
+    """Watch every rectifier and squasher unit of ``model`` during forward passes.
 
     Use as a context manager around forward passes over a data set (in
     chunks is fine: statistics accumulate), then call :meth:`report`.
@@ -40,15 +48,12 @@ class ActivationProbe:
     """
 
     def __init__(self, model, saturation_tol: float = 0.1):
-        if not 0 < saturation_tol < 1:
-            raise ValueError(f"saturation_tol must be in (0, 1), got {saturation_tol!r}")
-        self.saturation_tol = float(saturation_tol)
+        self.saturation_tol = Real(0, 1, low_open=True, high_open=True)(saturation_tol, "saturation_tol")
         self.watched = []
         for name, m in model.named_modules():
-            if isinstance(m, RECTIFIERS):
-                self.watched.append((name or type(m).__name__, m, "rectifier"))
-            elif isinstance(m, SQUASHERS):
-                self.watched.append((name or type(m).__name__, m, "squasher"))
+            kind = unit_kind(m)
+            if kind in ("rectifier", "squasher"):
+                self.watched.append((name or type(m).__name__, m, kind))
         self.reset()
 
     def reset(self) -> None:
@@ -76,19 +81,13 @@ class ActivationProbe:
 
         def watched_forward(z, *args, **kwargs):
             out = forward(z, *args, **kwargs)
+            zd = np.asarray(getattr(z, "data", z))
+            zd = zd.reshape(-1, zd.shape[-1]) if zd.ndim else zd.reshape(1, 1)
             if kind == "rectifier":
-                zd = np.asarray(getattr(z, "data", z))
-                flag = zd.reshape(-1, zd.shape[-1]) > 0 if zd.ndim else (zd > 0).reshape(1, 1)
+                flag = zd > 0  # active; z == 0 is not (see the module docstring)
                 reduce_any = True
             else:
-                od = np.asarray(getattr(out, "data", out))
-                od = od.reshape(-1, od.shape[-1]) if od.ndim else od.reshape(1, 1)
-                if isinstance(module, Sigmoid):
-                    slope = 4.0 * od * (1.0 - od)  # g'(z) / g'(0)
-                elif isinstance(module, Tanh):
-                    slope = 1.0 - od * od
-                else:  # pragma: no cover - SQUASHERS holds only Sigmoid and Tanh today
-                    return out
+                slope = _derivative(module, forward, zd) / _derivative(module, forward, np.zeros_like(zd[:1]))
                 flag = slope < tol
                 reduce_any = False
                 stats["hits"] += int(flag.sum())
@@ -114,6 +113,19 @@ class ActivationProbe:
                 saturated[name] = float(s["all"].mean())
                 rate[name] = s["hits"] / s["count"] if s["count"] else math.nan
         return {"dead_fraction": dead, "saturated_fraction": saturated, "saturation_rate": rate}
+
+
+def _derivative(module, forward, z: np.ndarray) -> np.ndarray:
+    """``g'(z)`` of an element-wise unit, from its own gradient rule: the backward pass of ``g``
+    at ``z`` with a cotangent of ones. A graph of its own, so it works inside ``no_grad`` and
+    leaves the training graph alone; a unit's own parameters keep the gradients they had."""
+    kept = [(p, p.grad) for p in module.parameters()]
+    with enable_grad():
+        t = Tensor(z, requires_grad=True)
+        forward(t).backward(np.ones_like(z))
+    for p, g in kept:
+        p.grad = g
+    return t.grad
 
 
 def layer_grad_norms(model) -> dict:

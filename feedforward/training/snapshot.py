@@ -10,9 +10,9 @@ this is two NumPy calls per epoch instead of one per parameter.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from .evaluation import all_finite
 
 __all__ = ["Snapshot"]
 
@@ -104,15 +104,6 @@ class _Buffer:
         if flat is None:
             for w, d in zip(self.arrays, datas):
                 np.copyto(w, d)
-            return all(bool(np.isfinite(w).all()) for w in self.arrays)
+            return all(all_finite(w) for w in self.arrays)
         np.concatenate([d.reshape(-1) for d in datas], out=flat)
-        if flat.dtype.itemsize <= 4:
-            # A float64 sum of float32 values cannot overflow: finite exactly when every value is
-            # (a NaN or an inf anywhere makes it NaN or inf). No np.errstate here: it costs more
-            # than this whole check on a small network, and the training loop already runs with
-            # floating-point warnings off; elsewhere +inf and -inf together warn "invalid".
-            return math.isfinite(np.add.reduce(flat, axis=None, dtype=np.float64))
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = np.add.reduce(flat, axis=None, dtype=np.float64)
-        # Float64 weights whose sum overflows go to the exact check.
-        return math.isfinite(total) or bool(np.isfinite(flat).all())
+        return all_finite(flat)

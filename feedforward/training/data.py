@@ -1,0 +1,174 @@
+"""The data of a training run: ``X``, ``y``, ``sample_weight`` and the validation data, checked once.
+
+Everything the loop reads is checked here, before the first epoch, in the model's dtype:
+shapes, finite values (also after the cast: a float64 1e39 is inf in float32), targets the
+output unit accepts (class labels in ``[0, C)``, 0/1 for Bernoulli), weights. The loop then
+calls the losses without their per-batch checks (``OutputUnit._trusted_nll``).
+
+The validation part is either given (``validation_data``) or held out of ``X``
+(``validation_fraction``) by the package's one splitter,
+:func:`feedforward.data.split.split_indices`: ``ceil(fraction * n)`` rows, stratified by
+class for classification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import Real, check_finite, check_labels, check_sample_weight
+from ..autograd import no_grad
+from ..data.split import split_indices
+from ..nn.output import Bernoulli, Categorical
+from ..tensor import Tensor
+
+__all__ = ["Part", "Data", "prepare", "check_xy", "fingerprint"]
+
+
+class Part:
+    """One data set ready for the loop: ``X``, ``y``, weights ``w`` (or None), ``n`` rows."""
+
+    __slots__ = ("X", "y", "w", "n", "w_total")
+
+    def __init__(self, X, y, w):
+        self.X, self.y, self.w, self.n = X, y, w, len(X)
+        self.w_total = None if w is None else float(w.sum(dtype=np.float64))
+
+    def take(self, rows) -> Part:
+        return Part(self.X[rows], self.y[rows], None if self.w is None else self.w[rows])
+
+
+@dataclass
+class Data:
+    """The parts of one run. ``split``: ``(train_rows, val_rows)`` of ``full`` when held out;
+    ``fingerprint``: of ``full``, when checkpoints need it (:func:`fingerprint`)."""
+
+    train: Part
+    val: Part | None
+    full: Part
+    n_outputs: int
+    split: tuple | None = None
+    fingerprint: str | None = None
+
+
+def prepare(model, output, dtype, X, y, *, sample_weight=None, validation_data=None,
+            validation_fraction=None, rng=None) -> Data:
+    """Check the data and split off the validation part (``rng`` draws the split)."""
+    X = _check_x(X, dtype, "X")
+    n_out = _n_outputs(model, X[:1])  # the targets' shape depends on it
+    y = _check_targets(output, dtype, n_out, y, "X", "y", len(X))
+    full = Part(X, y, check_sample_weight(sample_weight, len(X), dtype))
+    if validation_data is not None and validation_fraction is not None:
+        raise ValueError("give validation_data or validation_fraction, not both")
+    split = None
+    if validation_fraction is not None:
+        fraction = Real(0, 1, low_open=True, high_open=True)(validation_fraction, "validation_fraction")
+        labels = full.y if output.task == "classification" and full.y.ndim == 1 else None
+        train_rows, val_rows = split_indices(full.n, fraction, stratify=labels, rng=rng,
+                                             name="validation_fraction")
+        split = (np.sort(train_rows), np.sort(val_rows))  # each part keeps the rows' order
+        train, val = full.take(split[0]), full.take(split[1])
+    else:
+        train, val = full, None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)"
+                )
+            Xv, yv = validation_data[0], validation_data[1]
+            wv = validation_data[2] if len(validation_data) == 3 else None
+            val = check_xy(output, dtype, n_out, Xv, yv, wv, what="X_val")
+    if train.w is not None and not train.w_total > 0:
+        raise ValueError("sample_weight of the training part sums to 0")
+    return Data(train, val, full, n_out, split)
+
+
+def check_xy(output, dtype, n_outputs, X, y, sample_weight=None, what="X") -> Part:
+    """``X`` (2-D, finite in ``dtype``), ``y`` (what ``output`` accepts for a model of ``n_outputs``
+    outputs) and the weights, as a :class:`Part`."""
+    X = _check_x(X, dtype, what)
+    y = _check_targets(output, dtype, n_outputs, y, what, what.replace("X", "y"), len(X))
+    return Part(X, y, check_sample_weight(sample_weight, len(X), dtype))
+
+
+def _check_x(X, dtype, what) -> np.ndarray:
+    X = np.asarray(getattr(X, "data", X))
+    if X.dtype.kind not in "iufb":
+        raise TypeError(f"{what} must be numeric, got an array of dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array of shape (n_samples, n_features), got shape {X.shape}")
+    n = len(X)
+    if n == 0:
+        raise ValueError(f"{what} is empty (0 samples); training needs at least one example")
+    _check_finite_fast(X, what)
+    with np.errstate(over="ignore"):  # a float64 too large for the model's dtype is reported just below
+        X_cast = np.ascontiguousarray(X, dtype=dtype)
+    if X_cast.dtype != X.dtype:  # unchanged values need no second pass over the data
+        _check_finite_fast(X_cast, f"{what} (as {dtype.name}, the model's dtype)")
+    return X_cast
+
+
+def _check_targets(output, dtype, n_out, y, what, name, n):
+    y = np.asarray(getattr(y, "data", y))
+    if y.ndim == 0 or len(y) != n:
+        raise ValueError(
+            f"{what} has {n} samples but {name} has "
+            f"{'no axis' if y.ndim == 0 else len(y)}; they must have the same length"
+        )
+    if isinstance(output, Categorical):
+        if y.ndim != 1:
+            raise ValueError(f"{name} must be 1-D class labels for a categorical output, got shape {y.shape}")
+        return check_labels(y, n_out, name)
+    if y.dtype.kind not in "iufb":
+        raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+    check_finite(y, name)
+    with np.errstate(over="ignore"):
+        y = np.ascontiguousarray(y, dtype=dtype)
+    check_finite(y, f"{name} (as {dtype.name}, the model's dtype)")
+    if not ((y.ndim == 1 and n_out == 1) or (y.ndim == 2 and y.shape[1] == n_out)):
+        raise ValueError(
+            f"{name} has shape {y.shape} but the model has {n_out} outputs; expected "
+            f"({n},{' or (' + str(n) + ', 1)' if n_out == 1 else ' ' + str(n_out)})"
+        )
+    if isinstance(output, Bernoulli) and ((y < 0) | (y > 1)).any():
+        raise ValueError(f"{name} must lie in [0, 1] for a bernoulli output (0/1 labels)")
+    return y
+
+
+def _n_outputs(model, x1) -> int:
+    was = model.training
+    model.eval()
+    try:
+        with no_grad():
+            z = model(Tensor(x1))
+    finally:
+        model.train(was)
+    return z.shape[-1] if z.ndim > 1 else 1
+
+
+def _check_finite_fast(a, name) -> None:
+    """``check_finite`` through one sum: a NaN or inf anywhere makes the sum NaN or inf.
+
+    A sum that is not finite (which a finite array can also give, by overflow) goes to the
+    exact check, which names the first bad value or passes. One reduction instead of an
+    ``isfinite`` mask of the whole training set.
+    """
+    if a.dtype.kind == "f" and a.size:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(a, axis=None)
+        if math.isfinite(total):
+            return
+    check_finite(a, name)
+
+
+def fingerprint(part: Part) -> str:
+    """SHA-256 of ``X``, ``y`` and the weights: a checkpoint resumes on the same data only."""
+    h = hashlib.sha256()
+    for a in (part.X, part.y, part.w):
+        if a is not None:
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
