@@ -17,12 +17,12 @@ from .datasets import (
 )
 from .idx import parse_idx, read_idx
 from .series import Series, chronological_split, load_co2, load_sunspots, windows
-from .split import Standardizer, train_test_split
+from .split import Standardizer, split_indices, train_test_split
 
 __all__ = [
     "Dataset", "DATASETS", "load_dataset", "load_digits", "load_iris", "load_wine", "load_breast_cancer",
     "load_diabetes", "load_autompg", "load_mnist_5k", "load_fashion_mnist", "FASHION_MNIST_DIR",
     "FASHION_MNIST_CLASSES",
     "read_idx", "parse_idx", "Series", "load_sunspots", "load_co2", "windows", "chronological_split",
-    "load_csv", "load_features_csv", "train_test_split", "Standardizer",
+    "load_csv", "load_features_csv", "train_test_split", "split_indices", "Standardizer",
 ]

@@ -10,7 +10,7 @@ is then normalised as scikit-learn does, ``sum_i w_i l_i / sum_i w_i``.
 
 The private ``_trusted=True`` skips the per-call checks of the targets' values (labels in
 range, targets in [0, 1], finite): the training loop checks the whole data set once before
-the first epoch (``Trainer._check_xy``) and then calls the losses on its slices every step.
+the first epoch (:func:`feedforward.training.data.prepare`) and then calls the losses on its slices every step.
 """
 
 from __future__ import annotations

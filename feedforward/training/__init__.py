@@ -13,7 +13,7 @@ from .callbacks import Callback, LambdaCallback
 from .diagnostics import ActivationProbe, activation_report, layer_grad_norms
 from .history import STOP_REASONS, History
 from .options import Options
-from .stopping import Monitor
+from .stopping import Monitor, SklearnStopping
 from .trainer import DEFAULT_BATCH_SIZE, DivergenceWarning, Trainer, fit
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "DivergenceWarning",
     "DEFAULT_BATCH_SIZE",
     "Monitor",
+    "SklearnStopping",
     "ActivationProbe",
     "activation_report",
     "layer_grad_norms",
