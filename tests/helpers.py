@@ -9,6 +9,10 @@ gradient of every input that requires one (L-AD-2).
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import signal
+
 import numpy as np
 import pytest
 
@@ -99,3 +103,27 @@ def blobs(n=90, classes=3, seed=0):
     y = np.arange(n) % classes
     X = centers[y] + r.standard_normal((n, 4))
     return X.astype(np.float32), y
+
+
+@contextlib.contextmanager
+def deadline(seconds: int = 10):
+    """Fail with TimeoutError if the block is still running after ``seconds`` (a read that blocks)."""
+    def expired(*_):
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def write_csv(path, header, rows):
+    """A CSV file with a header row; returns ``path``."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import write_csv
 
 
 def run(*args, cwd=None):
@@ -41,19 +42,11 @@ def _flowers(n=240, seed=0):
     return rows
 
 
-def _write_csv(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A classifier trained on a CSV made here (once for the module)."""
     d = tmp_path_factory.mktemp("cli")
-    data = _write_csv(d / "flowers.csv", ["length", "width", "noise", "scale", "species"], _flowers())
+    data = write_csv(d / "flowers.csv", ["length", "width", "noise", "scale", "species"], _flowers())
     out = d / "run"
     proc = run("train", "--data", data, "--target", "species", "--layers", "16,8", "--activation", "elu",
                "--epochs", "30", "--seed", "1", "--out", out, "--no-progress")
@@ -120,7 +113,7 @@ def test_predict_writes_csv_to_stdout(trained, tmp_path):
     d, data, out, proc = trained
     rows = _flowers(30, seed=5)
     # Columns in another order and without the target: matched by name.
-    new = _write_csv(tmp_path / "new.csv", ["scale", "noise", "width", "length"],
+    new = write_csv(tmp_path / "new.csv", ["scale", "noise", "width", "length"],
                      [[r[3], r[2], r[1], r[0]] for r in rows])
     pred = run("predict", out / "model.safetensors", new, "--proba")
     assert pred.returncode == 0, pred.stderr
@@ -146,7 +139,7 @@ def test_regression_csv_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(300, 3))
     y = 3 * np.sin(X[:, 0]) + X[:, 1] ** 2 + 50  # a target far from zero: scaled internally
-    data = _write_csv(tmp_path / "reg.csv", ["a", "b", "c", "price"],
+    data = write_csv(tmp_path / "reg.csv", ["a", "b", "c", "price"],
                       [[*map("{:.5f}".format, x), f"{t:.5f}"] for x, t in zip(X, y)])
     proc = run("train", "--data", data, "--layers", "32", "--activation", "tanh", "--epochs", "60",
                "--lr", "0.01", "--schedule", "cosine", "--out", tmp_path / "m", "--no-progress", "--no-plots")
@@ -206,19 +199,19 @@ def test_missing_data_file(tmp_path):
 
 def test_non_numeric_column(tmp_path):
     rows = [[1, "red", 0], [2, "blue", 1], [3, "red", 0]]
-    data = _write_csv(tmp_path / "d.csv", ["x", "colour", "y"], rows)
+    data = write_csv(tmp_path / "d.csv", ["x", "colour", "y"], rows)
     assert_one_line_error(run("train", "--data", data, "--out", tmp_path), "column 'colour' is not numeric",
                           "line 2")
 
 
 def test_unknown_target(tmp_path):
-    data = _write_csv(tmp_path / "d.csv", ["x", "y"], [[1, 0], [2, 1]])
+    data = write_csv(tmp_path / "d.csv", ["x", "y"], [[1, 0], [2, 1]])
     assert_one_line_error(run("train", "--data", data, "--target", "label", "--out", tmp_path),
                           "no column named 'label'")
 
 
 def test_missing_value(tmp_path):
-    data = _write_csv(tmp_path / "d.csv", ["x", "z", "y"], [[1, 2, 0], [2, "", 1], [3, 1, 0]])
+    data = write_csv(tmp_path / "d.csv", ["x", "z", "y"], [[1, 2, 0], [2, "", 1], [3, 1, 0]])
     assert_one_line_error(run("train", "--data", data, "--out", tmp_path),
                           "missing value in column 'z' at line 3")
 
@@ -252,14 +245,14 @@ def test_bare_ff_save_file_is_refused_for_prediction(tmp_path):
 
     path = tmp_path / "bare.safetensors"
     ff.save(ff.nn.MLP([3, 4, 2], output="categorical", rng=0), path)
-    data = _write_csv(tmp_path / "d.csv", ["a", "b", "c"], [[1, 2, 3]])
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c"], [[1, 2, 3]])
     assert_one_line_error(run("predict", path, data), "without the record of its training data")
     assert run("summary", path).returncode == 0  # the layers can still be shown
 
 
 def test_prediction_input_lacking_a_feature(tmp_path, trained):
     d, data, out, proc = trained
-    new = _write_csv(tmp_path / "new.csv", ["length", "width"], [[1, 2]])
+    new = write_csv(tmp_path / "new.csv", ["length", "width"], [[1, 2]])
     assert_one_line_error(run("predict", out / "model.safetensors", new), "lacks the feature columns",
                           "noise")
 

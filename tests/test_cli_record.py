@@ -13,11 +13,8 @@ are in ``test_cli.py``).
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import json
 import os
-import signal
 
 import numpy as np
 import pytest
@@ -25,6 +22,7 @@ import pytest
 import feedforward as ff
 from feedforward.cli import main
 from feedforward.cli.record import CLIError, check_record, predict
+from helpers import deadline, write_csv
 
 pytest.importorskip("safetensors")
 
@@ -47,14 +45,6 @@ def assert_refused(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-def _write_csv(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
 def _blobs(n, seed=0):
     rng = np.random.default_rng(seed)
     names = ["a", "b", "c"]
@@ -65,11 +55,11 @@ def _blobs(n, seed=0):
 def trained(tmp_path_factory):
     """A small classifier and a small regressor trained from CSV files made here (once)."""
     d = tmp_path_factory.mktemp("record")
-    data = _write_csv(d / "blobs.csv", ["x", "noise", "kind"], _blobs(90))
+    data = write_csv(d / "blobs.csv", ["x", "noise", "kind"], _blobs(90))
     assert main(["train", "--data", str(data), "--layers", "8", "--epochs", "5", "--out", str(d / "clf"),
                  "--no-progress", "--no-plots"]) == 0
     rng = np.random.default_rng(1)
-    reg = _write_csv(d / "reg.csv", ["u", "v", "price"],
+    reg = write_csv(d / "reg.csv", ["u", "v", "price"],
                      [[u, v, 3 * u - v + 100] for u, v in rng.normal(size=(60, 2))])
     assert main(["train", "--data", str(reg), "--layers", "8", "--epochs", "5", "--out", str(d / "reg"),
                  "--no-progress", "--no-plots"]) == 0
@@ -170,14 +160,14 @@ def test_values_beyond_float32_are_refused_naming_row_and_column(trained, tmp_pa
     d, data, reg = trained
     model = d / "clf" / "model.safetensors"
     rows = [[0.5, 0.1], [1e39, 0.2]]
-    new = _write_csv(tmp_path / "new.csv", ["x", "noise"], rows)
+    new = write_csv(tmp_path / "new.csv", ["x", "noise"], rows)
     assert_refused(cli(capsys, "predict", model, new), "column 'x' has the value '1e+39' at line 3",
                    "beyond the float32 range")
     # Finite in float32, but (x - mean) / scale is not: named by its line too.
-    new = _write_csv(tmp_path / "new.csv", ["x", "noise"], [[0.5, 0.1], [0.4, 0.2], [-3e38, 0.2]])
+    new = write_csv(tmp_path / "new.csv", ["x", "noise"], [[0.5, 0.1], [0.4, 0.2], [-3e38, 0.2]])
     assert_refused(cli(capsys, "predict", model, new), "new.csv: line 4, column 'x'",
                    "beyond the float32 range the network computes in")
-    bad = _write_csv(tmp_path / "bad.csv", ["x", "noise", "kind"], [[0.5, 0.1, "a"], [-3e38, 0.1, "b"]])
+    bad = write_csv(tmp_path / "bad.csv", ["x", "noise", "kind"], [[0.5, 0.1, "a"], [-3e38, 0.1, "b"]])
     assert_refused(cli(capsys, "evaluate", model, "--data", bad), "bad.csv: row 2, column 'x'")
 
 
@@ -194,18 +184,6 @@ def test_outputs_that_are_not_finite_are_refused_naming_the_row(trained):
 
 
 # ----------------------------------------------------------- hostile paths
-@contextlib.contextmanager
-def deadline(seconds=10):
-    def expired(*_):
-        raise TimeoutError("the command blocked")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="device files and FIFOs are POSIX")

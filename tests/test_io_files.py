@@ -23,26 +23,13 @@ import pytest
 import feedforward as ff
 from feedforward import io as ffio
 from feedforward.io import files
+from helpers import deadline
 
 pytest.importorskip("safetensors")
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="device files, FIFOs and SIGKILL are POSIX")
 
 
-@contextlib.contextmanager
-def deadline(seconds):
-    """Fail instead of hanging: SIGALRM interrupts a blocking open() in the main thread."""
-
-    def expired(*_):
-        raise TimeoutError(f"still blocked after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @contextlib.contextmanager
