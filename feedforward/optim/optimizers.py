@@ -360,6 +360,7 @@ class Adam(Optimizer):
         self.weight_decay = weight_decay
         self.decoupled = decoupled
         self._validate()
+        self._scratch = [None] * len(self.params)  # one work buffer per parameter (not state)
 
     def _validate(self) -> None:
         betas = self.betas
@@ -376,7 +377,7 @@ class Adam(Optimizer):
         lr, wd = self.lr, self.weight_decay
         beta1, beta2 = self.betas
         self.step_count += 1
-        for p, state in zip(self.params, self.state):
+        for i, (p, state) in enumerate(zip(self.params, self.state)):
             g = p.grad
             if g is None:
                 continue
@@ -393,12 +394,27 @@ class Adam(Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             state["step"] += 1
             t = state["step"]
-            # m.lerp_(g, 1 - beta1) and v.mul_(beta2).addcmul_(g, g, 1 - beta2), as PyTorch.
-            m += (1 - beta1) * (g - m)
-            v *= beta2
-            v += (1 - beta2) * (g * g)
             bias_correction1 = 1 - beta1**t
             bias_correction2_sqrt = math.sqrt(1 - beta2**t)
-            denom = np.sqrt(v) / bias_correction2_sqrt
-            denom += self.eps
-            w -= (lr / bias_correction1) * (m / denom)
+            if g.shape != w.shape or g.dtype != w.dtype:
+                g = np.broadcast_to(g, w.shape).astype(w.dtype)
+            # Every intermediate goes through one buffer kept across steps, in place: the same
+            # operations in the same order as the expression form (so the same numbers as
+            # PyTorch's m.lerp_, v.mul_().addcmul_()), without a fresh weight-sized temporary
+            # per operation.
+            tmp = self._scratch[i]
+            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+                tmp = self._scratch[i] = np.empty_like(w)
+            np.subtract(g, m, out=tmp)
+            tmp *= 1 - beta1
+            m += tmp                                  # m <- m + (1 - beta1)(g - m)
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - beta2
+            v *= beta2
+            v += tmp                                  # v <- beta2 v + (1 - beta2) g^2
+            np.sqrt(v, out=tmp)
+            tmp /= bias_correction2_sqrt
+            tmp += self.eps                           # sqrt(v_hat) + eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr / bias_correction1
+            w -= tmp                                  # w <- w - lr m_hat / (sqrt(v_hat) + eps)
