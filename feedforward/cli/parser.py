@@ -40,6 +40,12 @@ def _layers(text: str) -> list:
             f"expected comma-separated positive integers like 128,64, got {text!r}") from None
 
 
+def _playground(args) -> int:
+    from ..playground.command import playground  # the server libraries load only here
+
+    return playground(args)
+
+
 _POSITIVE_INT = _number(int, Int(1))
 _POSITIVE = _number(float, Real(0, low_open=True))
 _NON_NEGATIVE = _number(float, Real(0))
@@ -160,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the bundled data sets",
                        description="List the data sets that --data accepts by name, with their sizes.")
     p.set_defaults(func=commands.datasets)
+
+    # -------------------------------------------------------- playground
+    p = sub.add_parser("playground", help="the lecture you can touch: a browser app on the real engine",
+                       description="Serve the playground page on 127.0.0.1 (or --host) and open it in the "
+                                   "browser. Needs the playground extra: pip install \"feedforward[playground]\".")
+    p.add_argument("--port", type=_number(int, Int(0, 65535)), default=8050, help="port (0: a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--no-browser", action="store_true", help="do not open the browser")
+    p.set_defaults(func=_playground)
 
     # ----------------------------------------------------------- lecture
     sub.add_parser("lecture", add_help=False,
