@@ -96,4 +96,9 @@ def test_autoencoder_error_vs_code_size(tmp_path):
     assert all(b < a for a, b in zip(ae, ae[1:]))  # more code, less error
     assert all(b < a for a, b in zip(pca, pca[1:]))
     assert ae[0] < pca[0]  # the non-linear code wins at the smallest size
+    # issue 11 defect 6: the claim is what the numbers show; after the quick run's 100 epochs PCA is
+    # ahead at the largest code (the full run's 300 epochs put the autoencoder ahead everywhere)
+    assert pca[-1] < ae[-1]
+    assert "at least as well" not in app_autoencoder.CLAIM
+    assert all(r["checks"].values())
     _files_exist(tmp_path, r)

@@ -6,12 +6,17 @@ Contract of an experiment module ``feedforward/experiments/<name>.py``:
     Position in the lecture's order (the report sorts by it).
 ``TITLE: str``, ``CLAIM: str``
     A heading, and the lecture's claim being shown (with SPEC IDs).
+``QUOTE: tuple of (str, str)``
+    The lecture's own words that the section checks, in Chinese as on the slide, and an
+    English rendering; the section opens with them.
 ``run(out_dir: pathlib.Path, quick: bool = False) -> dict``
     Runs the experiment, writes its figures into ``out_dir`` and returns
     ``"summary"`` (Markdown paragraph), ``"tables"`` (list of ``(caption, header,
     rows)``), ``"figures"`` (list of ``(caption, filename relative to out_dir)``),
     ``"checks"`` (dict ``name -> bool``: the claim's assertions) and ``"numbers"``
-    (JSON-serialisable key results). ``quick=True`` is the CI-sized run.
+    (JSON-serialisable key results). ``quick=True`` is the CI-sized run. A section
+    that cannot run here (a data set not installed) returns ``"skipped"``: the reason,
+    with ``"checks"`` empty; the report shows it as skipped, never as passed.
 
 :data:`REGISTRY` maps each module's name to the module, sorted by ``ORDER``; it
 is discovered from this package (names starting with ``_`` and ``report`` are
@@ -27,7 +32,7 @@ import pkgutil
 
 __all__ = ["REGISTRY", "discover"]
 
-_REQUIRED = ("ORDER", "TITLE", "CLAIM", "run")
+_REQUIRED = ("ORDER", "TITLE", "CLAIM", "QUOTE", "run")
 
 
 def discover() -> dict:
@@ -42,7 +47,7 @@ def discover() -> dict:
         if missing:
             raise AttributeError(
                 f"experiment module {module.__name__} lacks {missing}; every experiment defines "
-                "ORDER, TITLE, CLAIM and run(out_dir, quick=False)"
+                "ORDER, TITLE, CLAIM, QUOTE and run(out_dir, quick=False)"
             )
         found.append((float(module.ORDER), name, module))
     return {name: module for _, name, module in sorted(found, key=lambda t: (t[0], t[1]))}

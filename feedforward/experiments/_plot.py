@@ -11,9 +11,44 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["require_matplotlib", "figure", "save", "region_image", "draw_polygon", "plot_confusion", "INSIDE_CMAP"]
+__all__ = ["require_matplotlib", "figure", "save", "region_image", "draw_polygon", "plot_confusion", "INSIDE_CMAP",
+           "COLORS", "color"]
 
 INSIDE_CMAP = "Blues"
+
+# One colour per method across every figure of the report, so that a student who has learned
+# "ReLU is blue" or "backprop is black-green" in one section reads the next figure without a legend
+# hunt. Keys are the names the experiments use; `color()` raises on a name not listed here, so a
+# new method gets its colour here, once, instead of matplotlib's cycle picking one per figure.
+COLORS = {
+    # references
+    "target": "black", "truth": "black", "least squares": "0.45",
+    # hidden units (activations and the Boolean/threshold constructions)
+    "relu": "#1f77b4", "leaky_relu": "#17becf", "prelu": "#9edae5", "rrelu": "#aec7e8", "elu": "#2ca02c",
+    "sigmoid": "#ff7f0e", "tanh": "#d62728", "linear": "#7f7f7f", "softplus": "#bcbd22",
+    # ways through the data (Algorithms 1 and 2, minibatches)
+    "stochastic": "#e377c2", "minibatch": "#9467bd", "batch": "#8c564b",
+    "lecture minibatch": "#c5b0d5", "growing batch": "#17becf",
+    # ways to learn the weights
+    "backprop": "#2ca02c", "finite_differences": "#d62728", "weight_perturbation": "#ff7f0e",
+    "keep_if_better": "#1f77b4", "node_perturbation": "#9467bd",
+    # models compared in the applications
+    "MLP": "#d62728", "naive": "#1f77b4", "seasonal naive": "#17becf", "linear model": "#7f7f7f",
+    "PCA": "#7f7f7f", "autoencoder": "#d62728",
+    # divergences and distributions (review)
+    "p": "black", "KL(p||q)": "#1f77b4", "KL(q||p)": "#d62728",
+    # losses (output units)
+    "cross-entropy": "#2ca02c", "squared error": "#ff7f0e",
+}
+
+
+def color(name: str) -> str:
+    """The report's fixed colour for ``name`` (a method, unit or model of :data:`COLORS`)."""
+    try:
+        return COLORS[name]
+    except KeyError:
+        raise KeyError(f"no report colour for {name!r}; add it to experiments._plot.COLORS "
+                       f"(known: {', '.join(sorted(COLORS))})") from None
 
 
 def require_matplotlib():

@@ -10,6 +10,11 @@ from . import _plot
 
 ORDER = 50
 TITLE = "Hidden units compared: ReLU, leaky, PReLU, RReLU, ELU, sigmoid, tanh"
+QUOTE = (
+    '默认采用ReLU，但要谨慎选择学习率 …… 尝试其他的ReLU方式等，也许会获得性能提升',
+    'Use ReLU by default, but choose the learning rate carefully ... try other kinds of ReLU, they may '
+    'improve performance.',
+)
 CLAIM = (
     "The lecture's hidden units (Xu et al. 2015, 'Empirical evaluation of rectified activations'): "
     "rectified units train deep networks faster than sigmoid, and the variants with a non-zero slope for "
@@ -50,7 +55,7 @@ def run(out_dir, quick: bool = False) -> dict:
     ax = axes[0]
     means = [res[u]["acc"].mean() for u in UNITS]
     ax.bar(range(len(UNITS)), means, yerr=[res[u]["acc"].std() for u in UNITS], capsize=3,
-           color=["tab:blue"] * 5 + ["tab:orange"] * 2)
+           color=[_plot.color(u) for u in UNITS])
     ax.set_xticks(range(len(UNITS)), UNITS, rotation=30, ha="right")
     lo = min(means) - 0.03
     ax.set_ylim(max(0.0, lo), min(1.0, max(means) + 0.02))
@@ -58,7 +63,7 @@ def run(out_dir, quick: bool = False) -> dict:
     ax.set_title(f"{ds.name}: test accuracy by hidden unit")
     ax = axes[1]
     for u in UNITS:
-        ax.plot(np.arange(1, epochs + 1), res[u]["loss"].mean(axis=0), label=u,
+        ax.plot(np.arange(1, epochs + 1), res[u]["loss"].mean(axis=0), label=u, color=_plot.color(u),
                 linestyle="-" if u not in ("sigmoid", "tanh") else "--")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")

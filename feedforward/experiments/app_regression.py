@@ -10,6 +10,11 @@ from . import _plot
 
 ORDER = 94
 TITLE = "Application: regression on real tabular data (diabetes, Auto MPG)"
+QUOTE = (
+    '人工神经网络的应用: 函数近似/建模 …… 可以用来建立非线性依赖关系的模型',
+    'Applications of artificial neural networks: function approximation / modelling ... they can model '
+    'non-linear dependences.',
+)
 CLAIM = (
     "Function approximation: an MLP with a linear (Gaussian) output unit fits a real-valued target from "
     "tabular inputs, and it can model non-linear dependencies that a linear model misses (L-APP-3). "
@@ -83,8 +88,10 @@ def run(out_dir, quick: bool = False) -> dict:
         f0 = fits[0]
         lo, hi = f0["y"].min(), f0["y"].max()
         ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8, linestyle="--")
-        ax.scatter(f0["y"], f0["linear"], s=10, alpha=0.6, label=f"linear (R^2 {f0['r2']['linear']:.2f})")
-        ax.scatter(f0["y"], f0["mlp"], s=10, alpha=0.6, label=f"MLP (R^2 {f0['r2']['mlp']:.2f})")
+        ax.scatter(f0["y"], f0["linear"], s=10, alpha=0.6, color=_plot.color("linear model"),
+                   label=f"linear (R^2 {f0['r2']['linear']:.2f})")
+        ax.scatter(f0["y"], f0["mlp"], s=10, alpha=0.6, color=_plot.color("MLP"),
+                   label=f"MLP (R^2 {f0['r2']['mlp']:.2f})")
         ax.set_xlabel(f"true {ds.target_names[0] if name == 'autompg' else 'disease progression'}")
         ax.set_ylabel("predicted")
         ax.set_title(f"{name}: test set of split 0")

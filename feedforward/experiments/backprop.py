@@ -8,6 +8,11 @@ from . import _plot
 
 ORDER = 60
 TITLE = "Backpropagation by hand: the worked example"
+QUOTE = (
+    '对于每个输出单元 δ_k = ŷ_k − y_k; 对于隐单元 j, δ_j = (1 − z_j²) Σ_k w_jk δ_k',
+    'For each output unit delta_k = y_hat_k - y_k; for a hidden unit j, delta_j = (1 - z_j^2) sum_k w_jk '
+    'delta_k.',
+)
 CLAIM = (
     "For tanh hidden units, a linear output and squared loss, delta = y_hat - y, delta_j = (1 - z_j^2) "
     "sum_k w_jk delta_k, dL/dw_ij = delta_j x_i and dL/dw_jk = delta_k z_j; these hand formulas equal the "

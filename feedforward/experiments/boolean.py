@@ -8,6 +8,11 @@ from . import _plot
 
 ORDER = 20
 TITLE = "MLPs are universal Boolean functions: truth tables and formulas"
+QUOTE = (
+    '任何真值表都可以用这种方式表示! 一层的MLP能够表示任何布尔函数 …… 网络中参数的数量是连接的数量，本例中为30个',
+    'Any truth table can be represented this way! A one-layer MLP can represent any Boolean function ... '
+    'The number of parameters of the network is the number of connections, 30 in this example.',
+)
 CLAIM = (
     "Any truth table compiles to a network with one hidden layer, one threshold unit per row with output 1 "
     "and an OR unit on top, exact on all 2^n inputs (L-BOOL-1); a formula compiles to a deeper network, one "
@@ -38,6 +43,17 @@ def run(out_dir, quick: bool = False) -> dict:
     rows = {tuple(r) for r in table.tolist()}
     want5 = [1.0 if tuple(int(v) for v in x) in rows else 0.0 for x in X5]
     lecture_exact = _exact(net, X5, want5)
+    # The slide counts 30 parameters = 30 connections (6 minterm units x 5 inputs). Counting the
+    # weight array's size would hold by construction; what can fail is whether the network NEEDS
+    # every one of them: cut each input connection in turn and see whether the function changes.
+    W0 = net.linears[0].weight.data
+    needed = 0
+    for idx in np.ndindex(*W0.shape):
+        kept = W0[idx]
+        W0[idx] = 0.0
+        needed += not _exact(net, X5, want5)
+        W0[idx] = kept
+    n_connections = int(W0.size)
     minterm_rows = [[" ".join(str(v) for v in r), name.replace("~", "¬"), 1]
                     for r, name in zip(table.tolist(), circuit.unit_names[0])]
 
@@ -113,8 +129,10 @@ def run(out_dir, quick: bool = False) -> dict:
     lec = sizes["lecture formula (SPEC)"]
     summary = (
         f"The lecture's table (six rows with output 1) compiles to MLP{net.sizes}: six minterm units with "
-        f"{net.linears[0].weight.size} input connections (the slide's 30) plus six connections to the OR "
-        f"unit and seven biases, {net.num_parameters()} parameters; it is exact on all 32 inputs. "
+        f"{n_connections} input connections (the slide's 30) plus six connections to the OR "
+        f"unit and seven biases, {net.num_parameters()} parameters; it is exact on all 32 inputs, and "
+        f"{needed} of the {n_connections} input connections are needed: cutting any one of them changes the "
+        "output on at least one input. "
         f"{random_ok}/{n_random} random truth tables of 1 to 8 variables compile exactly too. Each "
         "threshold unit is one or two ReLUs: with integer weights and 0/1 inputs, relu(z) - relu(z - 1) is "
         "exactly the step [z >= 1], and a single ReLU suffices for AND (z <= 1) and OR (z >= 0) units. The "
@@ -135,12 +153,13 @@ def run(out_dir, quick: bool = False) -> dict:
     checks = {
         "lecture_table_exact_on_all_32_inputs": lecture_exact,
         "lecture_table_one_unit_per_row": net.sizes == [5, 6, 1],
+        "every_one_of_the_30_input_connections_is_needed": needed == 30 and n_connections == 30,
         "random_truth_tables_exact": random_ok == n_random,
         "formula_and_dnf_networks_exact": bool(formulas_exact),
         "deep_smaller_than_dnf_for_parity_8":
             sizes["parity of 8"]["deep_params"] < sizes["parity of 8"]["dnf_params"],
     }
-    numbers = {"lecture_table_params": net.num_parameters(), "random_tables": n_random,
+    numbers = {"lecture_table_params": net.num_parameters(), "connections_needed": needed, "random_tables": n_random,
                "random_tables_exact": random_ok, "sizes": sizes,
                "parity_units": {"n": ns, "dnf": parity_dnf, "deep": parity_deep}}
     return {"summary": summary, "tables": tables, "figures": figures, "checks": checks, "numbers": numbers}

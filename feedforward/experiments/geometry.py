@@ -8,6 +8,11 @@ from . import _plot
 
 ORDER = 30
 TITLE = "MLPs are universal classifiers: half-planes, polygons, unions, cylinders"
+QUOTE = (
+    'MLPs 可以拟合任何分类边界 …… 单层MLP可以对任何分类边界进行建模 …… MLP是通用分类器',
+    'MLPs can fit any classification boundary ... a single-layer MLP can model any classification boundary '
+    '... the MLP is a universal classifier.',
+)
 CLAIM = (
     "One threshold unit is a separating hyperplane; a second layer with an AND unit gives any convex "
     "polygon; a third with an OR unit gives unions of polygons, i.e. non-convex regions (L-CLS-1). One "
@@ -119,8 +124,8 @@ def run(out_dir, quick: bool = False) -> dict:
     _plot.draw_polygon(ax1, star_outline, label="star (target)")
     ax1.set(title=f"{ks[-1] ** 2} cylinders, one hidden layer ({widths[-1]} ReLUs)", xlabel="x1", ylabel="x2")
     ax1.legend(loc="lower left", fontsize=8)
-    ax2.loglog(widths, err["indicator"], "o-", label="heights 1 inside (lecture's recipe)")
-    ax2.loglog(widths, err["lstsq"], "s-", label="heights fitted by least squares")
+    ax2.loglog(widths, err["indicator"], "o-", color=_plot.color("relu"), label="heights 1 inside (lecture's recipe)")
+    ax2.loglog(widths, err["lstsq"], "s-", color=_plot.color("least squares"), label="heights fitted by least squares")
     ax2.set(title="Cylinders: misclassified area vs hidden units", xlabel="hidden ReLUs",
             ylabel="fraction of grid misclassified")
     ax2.set_xticks(widths, [str(w) for w in widths])

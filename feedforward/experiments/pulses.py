@@ -8,6 +8,12 @@ from . import _plot
 
 ORDER = 40
 TITLE = "MLPs for continuous regression: sums of square pulses"
+QUOTE = (
+    '一个简单的3单元MLP可以在输入端产生一个“平方脉冲” …… 具有多个单元的MLP可以对输入上的任意函数进行建模(任意精度，只需'
+    '要使单个脉冲变窄)',
+    'A simple 3-unit MLP can produce a "square pulse" on its input ... an MLP with many units can model '
+    'any function of the input (to any precision: just make the individual pulses narrower).',
+)
 CLAIM = (
     "A 3-unit MLP (two threshold units and a summing output) makes a square pulse that is 1 only for T1 < x "
     "< T2; sums of narrower and narrower pulses approximate any function of one input to any accuracy "

@@ -10,6 +10,15 @@ from . import _plot
 
 ORDER = 35
 TITLE = "Universal approximation: one hidden layer of sigmoid or tanh units"
+QUOTE = (
+    '2-layer net with linear output with some squashing '
+    'non-linearity in hidden units can approximate any continuous '
+    'function over compact domain to arbitrary accuracy (given '
+    'enough hidden units!) …… 但不能保证我们的训练算法能够学习到这个函数',
+    'A 2-layer net with a linear output and a squashing non-linearity in its hidden units approximates any '
+    'continuous function on a compact domain to arbitrary accuracy, given enough hidden units ... but '
+    'nothing guarantees that our training algorithm can learn that function.',
+)
 CLAIM = (
     "Cybenko (1989): a network with one hidden layer of squashing units and a linear output approximates "
     "any continuous function on a compact domain to any accuracy, given enough hidden units. Trained "
@@ -87,17 +96,20 @@ def run(out_dir, quick: bool = False) -> dict:
     xt = np.linspace(-1, 1, N_TEST)
     fig, axes = _plot.figure(1, 2, size=(11, 4.0))
     ax = axes[0]
-    ax.plot(xt, target(xt), color="black", linewidth=2.2, label="target")
-    for w in [w for w in widths if w in (1, 4, 16, 64)]:
-        ax.plot(xt, results[("tanh", w)][2], linewidth=1.1, label=f"tanh, {w} units")
+    ax.plot(xt, target(xt), color=_plot.color("target"), linewidth=2.2, label="target")
+    shown = [w for w in widths if w in (1, 4, 16, 64)]
+    for i, w in enumerate(shown):  # tanh's colour, darker as the width grows
+        ax.plot(xt, results[("tanh", w)][2], linewidth=1.1, label=f"tanh, {w} units", color=_plot.color("tanh"),
+                alpha=0.3 + 0.7 * (i + 1) / len(shown))
     ax.set_title("One hidden layer of tanh units: the fit sharpens with width")
     ax.set_xlabel("x")
     ax.legend(fontsize=8)
     ax = axes[1]
     for act in activations:
-        ax.plot(widths, [results[(act, w)][0] for w in widths], marker="o", label=f"{act}: RMSE")
+        ax.plot(widths, [results[(act, w)][0] for w in widths], marker="o", label=f"{act}: RMSE",
+                color=_plot.color(act))
         ax.plot(widths, [results[(act, w)][1] for w in widths], marker="v", linestyle=":",
-                label=f"{act}: max error")
+                label=f"{act}: max error", color=_plot.color(act))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("hidden units (width)")
