@@ -109,31 +109,45 @@ def _target_scale(y_tr) -> tuple:
 
 
 def train(args) -> int:
-    import feedforward as ff
-
+    """``feedforward train``; under ``mpiexec -n K`` (K > 1) data-parallel (:func:`_train_on_ranks`)."""
     from ..data import Standardizer
+    from ..distributed import world
 
+    comm = world()
+    if comm is not None:
+        return _train_on_ranks(args, comm)
     ds, source = _load_data(args.data, args.target, args.task)
     X_tr, y_tr, X_te, y_te = _split(ds, args.test_size, args.seed)
     out = Path(args.out)
     _writable_folder(out)
     scaler = Standardizer().fit(X_tr)
+    y_mean, y_scale = _target_scale(y_tr) if ds.task == "regression" else (0.0, 1.0)
+    return _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm=None)
+
+
+def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm) -> int:
+    """Build, train, test and write: the same in one process and on K ranks (rank 0 speaks and writes)."""
+    import feedforward as ff
+
+    root = comm is None or comm.is_root
+    say = _say if root else (lambda *a: None)
     Z_tr = scaler.transform(X_tr)  # the test set is standardised by predict(), from the saved scaler
     output, n_out = _output_for(ds)
-    y_mean, y_scale, t_tr = 0.0, 1.0, y_tr
+    t_tr = y_tr
     if ds.task == "regression":
-        y_mean, y_scale = _target_scale(y_tr)
         t_tr = ((y_tr - y_mean) / y_scale).astype(np.float32)
+    n_train, n_test = (len(X_tr), len(X_te)) if comm is None else map(int, comm.sum([len(X_tr), len(X_te)]))
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 0.05)
     sizes = [ds.X.shape[1], *args.layers, n_out]
     model = ff.nn.MLP(sizes, activation=args.activation, output=output, rng=args.seed)
-    what = f"{ds.name} ({len(X_tr)} training, {len(X_te)} test examples, {ds.X.shape[1]} features"
+    what = f"{ds.name} ({n_train} training, {n_test} test examples, {ds.X.shape[1]} features"
     what += f", {ds.n_classes} classes)" if ds.task == "classification" else ", regression)"
-    _say(f"training an MLP {' -> '.join(map(str, sizes))} ({args.activation}, {output} output, "
-         f"{model.num_parameters():,} parameters) on {what}")
-    options = dict(optimizer=args.optimizer, lr=lr, mode=args.mode, batch_size=min(args.batch_size, len(Z_tr)),
+    ranks = "" if comm is None else f" on {comm.size} MPI ranks (data-parallel)"
+    say(f"training an MLP {' -> '.join(map(str, sizes))} ({args.activation}, {output} output, "
+        f"{model.num_parameters():,} parameters) on {what}{ranks}")
+    options = dict(optimizer=args.optimizer, lr=lr, mode=args.mode, batch_size=min(args.batch_size, n_train),
                    max_epochs=args.epochs, weight_decay=args.weight_decay, lr_schedule=args.schedule,
-                   progress=not args.no_progress, rng=args.seed)
+                   progress=not args.no_progress, rng=args.seed, comm=comm)
     if args.optimizer == "sgd":
         options["momentum"] = args.momentum
     if args.early_stopping:
@@ -154,6 +168,12 @@ def train(args) -> int:
         "epochs_run": history.epochs, "stop_reason": history.stop_reason, "train_seconds": round(seconds, 2),
     }
     pred, _ = predict_rows(model, record, X_te, source=f"{ds.name} test set")
+    if comm is not None:  # every rank predicted its test rows; rank 0 scores them all
+        parts = comm.allgather((y_te, pred), "the test predictions")
+        y_te, pred = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+        if not root:
+            return 0
+        record["mpi_ranks"] = comm.size
     metrics = _metrics(ds.task, y_te, pred)
     record["test_metrics"] = metrics
     print(_format_metrics(metrics, "test"))
@@ -178,6 +198,71 @@ def train(args) -> int:
     _say(f"{history.epochs} epochs in {seconds:.1f} s (stopped: {history.stop_reason}); wrote "
          + ", ".join(str(p) for p in written))
     return 0
+
+
+# ----------------------------------------------------- train on K MPI ranks
+def _train_on_ranks(args, comm) -> int:
+    """``mpiexec -n K feedforward train ...``: each rank reads its shard, the ranks train together.
+
+    A CSV file is read by byte ranges (:func:`feedforward.distributed.load_csv_shard`); a bundled
+    data set is loaded on every rank, which keeps its shard of the rows. The train/test split
+    is the one a single process draws (the same rows, from every rank's labels), the feature
+    scaling and target scaling are over all training rows, and rank 0 prints, plots and
+    writes the model. Errors in the data are raised on every rank (exit status 2); an error
+    during training aborts every rank.
+    """
+    from ..distributed import load_csv_shard, shard_range
+
+    if _is_csv_path(args.data):
+        ds = load_csv_shard(args.data, comm, target=args.target, task=args.task)
+        source = str(Path(args.data).resolve())
+    else:
+        with comm.agree("the data set"):
+            ds, source = _load_data(args.data, args.target, args.task)
+        lo, hi = shard_range(len(ds.X), comm.rank, comm.size)
+        ds.X, ds.y = ds.X[lo:hi], ds.y[lo:hi]
+        if ds.X_test is not None:
+            lo, hi = shard_range(len(ds.X_test), comm.rank, comm.size)
+            ds.X_test, ds.y_test = ds.X_test[lo:hi], ds.y_test[lo:hi]
+    X_tr, y_tr, X_te, y_te = _split_shards(ds, args.test_size, args.seed, comm)
+    out = Path(args.out)
+    comm.from_root(_writable_folder, out, what="the output folder check")
+    with comm.failures_abort("feedforward train"):
+        scaler = _standardizer(X_tr, comm)
+        y_mean, y_scale = 0.0, 1.0
+        if ds.task == "regression":
+            n, total = comm.sum([len(y_tr), np.sum(y_tr, dtype=np.float64)], "the target's mean")
+            y_mean = float(total / n)
+            y_scale = math.sqrt(comm.sum([np.sum((y_tr - y_mean) ** 2, dtype=np.float64)])[0] / n) or 1.0
+        return _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm=comm)
+
+
+def _split_shards(ds, test_size, seed, comm):
+    """This rank's rows of the split one process draws over all rows (as :func:`_split`)."""
+    from ..data.split import split_indices
+
+    if ds.X_test is not None:
+        return ds.X, ds.y, ds.X_test, ds.y_test
+    counts = comm.allgather(len(ds.y), "the row counts")
+    n, lo = sum(counts), sum(counts[: comm.rank])
+    stratify = None
+    if ds.task == "classification":
+        labels = np.concatenate(comm.allgather(ds.y, "the labels for the test split"))
+        stratify = labels if np.bincount(labels).min() >= 2 else None
+    train, test = (np.sort(rows) for rows in split_indices(n, test_size, stratify=stratify, rng=seed))
+    mine = [rows[(rows >= lo) & (rows < lo + len(ds.y))] - lo for rows in (train, test)]
+    return ds.X[mine[0]], ds.y[mine[0]], ds.X[mine[1]], ds.y[mine[1]]
+
+
+def _standardizer(X, comm):
+    """A :class:`~feedforward.data.Standardizer` fitted on every rank's rows (two reductions)."""
+    from ..data import Standardizer
+
+    X = np.asarray(X, dtype=np.float64)
+    sums = comm.sum(np.append(X.sum(axis=0), len(X)), "the feature means")
+    mean = sums[:-1] / sums[-1]
+    scale = np.sqrt(comm.sum(((X - mean) ** 2).sum(axis=0), "the feature scales") / sums[-1])
+    return Standardizer(mean, np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0))
 
 
 # --------------------------------------------------------------- evaluate

@@ -18,7 +18,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -35,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ..autograd import no_grad
 from ..data.split import split_indices
+from ..distributed.comm import as_communicator
 from ..nn.activation import ACTIVATIONS
 from ..nn.mlp import MLP
 from ..nn.module import eval_mode
@@ -44,6 +47,11 @@ from ..training import Trainer
 from ..training.batching import MODES
 from ..training.stopping import SklearnStopping
 from ._data import as_dtype, column_to_1d, hidden_sizes, inputs_hint, max_abs, warn_if_huge
+
+@contextlib.contextmanager
+def _alone(what):
+    yield
+
 
 _PREDICT_CHUNK = 8192  # rows per forward pass in predict: bounds the hidden activations' memory
 _SEED = np.iinfo(np.int32).max
@@ -130,29 +138,42 @@ class BaseMLP(BaseEstimator):
         self.dtype = dtype
 
     # ------------------------------------------------------------ fit
-    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None, comm=None):
+        comm = as_communicator(comm)
         sizes = hidden_sizes(self.hidden_layer_sizes)
         if self.batch_growth is not None and self.mode != "minibatch":
             raise ValueError(f"batch_growth needs mode='minibatch', got mode={self.mode!r}")
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        # With comm, each rank checks its shard and an error on one is raised on all (no rank
+        # goes on alone into the collectives that follow).
+        agreed = comm.agree if comm is not None else _alone
 
-        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
-                             y_numeric=self._task == "regression")
-        y = column_to_1d(y)
-        if first:
-            dtype = X.dtype if self.dtype is None else np.dtype(self.dtype)
-        else:
-            dtype = self.coefs_[0].dtype
-        X = as_dtype(X, dtype, "X")
-        largest = max_abs(X)
-        warn_if_huge(X, largest, type(self).__name__)
-        Y = self._encode_targets(y, dtype, first=first, incremental=incremental, classes=classes)
+        with agreed("X and y"):
+            X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
+                                 y_numeric=self._task == "regression")
+            y = column_to_1d(y)
+            if first:
+                dtype = X.dtype if self.dtype is None else np.dtype(self.dtype)
+            else:
+                dtype = self.coefs_[0].dtype
+            X = as_dtype(X, dtype, "X")
+            largest = max_abs(X)
+            warn_if_huge(X, largest, type(self).__name__)
+        if comm is not None and first and not incremental:
+            classes = self._all_labels(y, comm)  # every class, whichever shards hold it
         w = None
-        if sample_weight is not None:
-            w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        w = self._target_weights(y, w)
+        with agreed("the targets and sample_weight"):
+            Y = self._encode_targets(y, dtype, first=first, incremental=incremental, classes=classes)
+            if sample_weight is not None:
+                w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        w = self._target_weights(y, w, comm)
+        # Sizes over every rank's shard: the batch size and the L2 scaling are the whole set's.
+        n_all, w_all = len(X), (None if w is None else float(w.sum()))
+        if comm is not None:
+            n_all, w_all = comm.sum([len(X), 0.0 if w is None else w.sum()], "the training set size")
+            n_all, w_all = int(n_all), (None if w is None else float(w_all))
 
         rs = check_random_state(self.random_state)
         if first:
@@ -162,22 +183,34 @@ class BaseMLP(BaseEstimator):
             self.n_outputs_ = self.model_.sizes[-1]
             self.t_ = 0
             self._trainer = self._stopping = None
-        validation = None
-        if self.early_stopping:
+        validation = fraction = None
+        if self.early_stopping and comm is None:
             X, Y, w, validation = self._split_validation(X, Y, w, rs)
+            n_all, w_all = len(X), (None if w is None else float(w.sum()))
+        elif self.early_stopping:
+            # The trainer draws the split over every rank's rows, as one process would.
+            fraction = self.validation_fraction
+            n_val = math.ceil(fraction * n_all)  # what split_indices holds out
+            # The training part's mean weight is taken as the whole set's (it only scales alpha).
+            n_all, w_all = n_all - n_val, (None if w_all is None else w_all * (n_all - n_val) / n_all)
         if incremental and self._trainer is not None:
             trainer, stopping = self._trainer, self._stopping
         else:
-            trainer, stopping = self._make_trainer(len(X), w, rs, previous=None if first else self._stopping)
+            trainer, stopping = self._make_trainer(n_all, w_all, rs, previous=None if first else self._stopping,
+                                                   comm=comm)
         if incremental:
             history = trainer.partial_fit(X, Y, sample_weight=w)
         else:
-            history = trainer.fit(X, Y, sample_weight=w, validation_data=validation)
+            history = trainer.fit(X, Y, sample_weight=w, validation_data=validation, validation_fraction=fraction)
         self._trainer, self._stopping = trainer, stopping
-        self._read_run(trainer, stopping, history, len(X), largest, incremental)
+        self._read_run(trainer, stopping, history, n_all, largest, incremental)
         return self
 
-    def _target_weights(self, y, w):
+    def _all_labels(self, y, comm):
+        """The labels of every rank's ``y`` (None: no classes to agree on)."""
+        return None
+
+    def _target_weights(self, y, w, comm=None):
         """The weights of the examples, given their targets (a classifier's ``class_weight``)."""
         return w
 
@@ -200,7 +233,7 @@ class BaseMLP(BaseEstimator):
                              "validation split")
         return X[train], Y[train], w[train], (X[val], Y[val], w[val])
 
-    def _make_trainer(self, n_train, w, rs, previous):
+    def _make_trainer(self, n_train, w_total, rs, previous, comm=None):
         if self.mode == "minibatch":
             batch = min(200, n_train) if self.batch_size == "auto" else self.batch_size
             if batch > n_train:
@@ -213,7 +246,7 @@ class BaseMLP(BaseEstimator):
         first_batch = batch if growth is None else min(getattr(growth, "start", batch), n_train)
         # scikit-learn adds alpha / (2 * the batch's weight sum) * ||W||^2 to each minibatch loss:
         # on the trainer's weighted mean loss, an L2 coefficient alpha / (B * mean weight).
-        l2 = self.alpha / (first_batch * (1.0 if w is None else float(w.mean())))
+        l2 = self.alpha / (first_batch * (1.0 if w_total is None else w_total / n_train))
         schedule = None
         if self.solver == "sgd":  # learning_rate applies to sgd only, as in scikit-learn
             if self.learning_rate == "invscaling":
@@ -235,7 +268,7 @@ class BaseMLP(BaseEstimator):
             metrics=[self._metric], callbacks=[stopping], rng=rs.randint(_SEED),
             # scikit-learn's loss_curve_ is the epoch's mean minibatch loss: no extra pass over the
             # data, unless the lecture's gradient-norm test needs the full gradient.
-            train_eval="batches" if self.grad_tol is None else "grad", **optimizer,
+            train_eval="batches" if self.grad_tol is None else "grad", comm=comm, **optimizer,
         )
         return trainer, stopping
 

@@ -142,7 +142,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     raise ValueError("classes must be passed on the first call to partial_fit.")
                 all_classes = np.arange(y.shape[1]) if multilabel else unique_labels(classes)
             else:
-                all_classes = np.arange(y.shape[1]) if multilabel else unique_labels(y)
+                # classes: a data-parallel fit's labels of every rank (_all_labels)
+                labels = y if classes is None else classes
+                all_classes = np.arange(y.shape[1]) if multilabel else unique_labels(labels)
             self._multilabel = multilabel
             self.classes_ = np.asarray(all_classes)
             self.output_ = self._choose_output(len(self.classes_), multilabel)
@@ -182,17 +184,34 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return Y.shape[1]
         return 1 if self.output_ == "bernoulli" else len(self.classes_)
 
-    def _target_weights(self, y, w):
-        """``sample_weight`` times the ``class_weight`` of each example's class."""
+    def _all_labels(self, y, comm):
+        if type_of_target(y) == "multilabel-indicator":
+            return None
+        return unique_labels(*comm.allgather(unique_labels(y), "the class labels"))
+
+    def _target_weights(self, y, w, comm=None):
+        """``sample_weight`` times the ``class_weight`` of each example's class.
+
+        With ``comm``, ``"balanced"`` counts the classes over every rank's ``y``.
+        """
         if self.class_weight is not None:
             if self._multilabel:
                 raise ValueError("class_weight is not supported for multilabel targets")
-            w_class = compute_sample_weight(self._checked_class_weight(y), y)
+            cw = self._checked_class_weight(y)
+            if comm is not None and isinstance(cw, str):  # "balanced": n / (C n_c), over all ranks
+                counts = comm.sum([np.count_nonzero(y == c) for c in self.classes_], "the class counts")
+                cw = {c: counts.sum() / (len(self.classes_) * k) for c, k in zip(self.classes_, counts) if k}
+                cw = {c: v for c, v in cw.items() if np.isin(c, y)}
+            w_class = compute_sample_weight(cw, y)
             w = w_class if w is None else w * w_class
-            if not w.any():
+            if comm is None and not w.any():
                 raise ValueError("class_weight and sample_weight leave no example with a positive weight")
         if w is not None and not self._multilabel:
             alive = np.unique(y[w > 0])
+            if comm is not None:
+                alive = np.unique(np.concatenate(comm.allgather(alive, "the classes with weight")))
+            if not len(alive):
+                raise ValueError("class_weight and sample_weight leave no example with a positive weight")
             if len(alive) < 2:
                 raise ValueError(f"only the class {alive[0]!r} has a positive sample_weight; "
                                  "a classifier needs at least two classes with positive weight")
@@ -217,14 +236,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     # -------------------------------------------------------- public API
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, comm=None):
         """Train on ``X`` of shape (n_samples, n_features) and labels ``y``; returns ``self``.
 
         ``y`` holds class labels of shape (n_samples,), or a 0/1 indicator
         matrix (n_samples, n_labels) for multilabel classification.
         ``sample_weight`` (n_samples,) weights each example's loss.
+        ``comm`` (an mpi4py communicator): data-parallel training, each rank passing its shard
+        of ``X, y`` (:mod:`feedforward.distributed`); the classes are those of every shard.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, comm=comm)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):

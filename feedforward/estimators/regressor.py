@@ -58,9 +58,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return 1 if Y.ndim == 1 else Y.shape[1]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_outputs)."""
-        return self._fit(X, y, sample_weight)
+    def fit(self, X, y, sample_weight=None, comm=None):
+        """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_outputs).
+
+        ``comm`` (an mpi4py communicator): data-parallel training, each rank passing its shard
+        of ``X, y`` (:mod:`feedforward.distributed`).
+        """
+        return self._fit(X, y, sample_weight, comm=comm)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

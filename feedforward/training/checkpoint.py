@@ -20,10 +20,13 @@ from __future__ import annotations
 import os
 import tempfile
 
+import numpy as np
+
 from .. import io
+from .data import select
 from .history import History
 
-__all__ = ["check_writable", "save", "restore"]
+__all__ = ["check_writable", "save", "read", "restore"]
 
 
 def check_writable(path, name: str = "checkpoint_path") -> None:
@@ -59,7 +62,11 @@ def _run_options(trainer) -> dict:
 
 
 def save(trainer, data) -> None:
-    """Write ``trainer``'s run on ``data`` to its ``checkpoint_path``."""
+    """Write ``trainer``'s run on ``data`` to its ``checkpoint_path`` (rank 0 only, with ``comm``:
+    every rank holds the same run)."""
+    comm = trainer.options.comm
+    if comm is not None and not comm.is_root:
+        return
     state = trainer.state
     monitor = state.monitor
     arrays = {}
@@ -91,18 +98,25 @@ def save(trainer, data) -> None:
     )
 
 
-def restore(trainer, path, data, max_epochs: int) -> None:
-    """Put the run saved at ``path`` back into ``trainer`` (and its validation split into ``data``)."""
+def read(path) -> dict:
+    """The checkpoint at ``path`` (:func:`feedforward.io.load_checkpoint`), without the rebuilt
+    model (the run has its own): what :func:`restore` needs, and what rank 0 sends the others."""
     ck = io.load_checkpoint(path)
+    ck.pop("model", None)
+    return ck
+
+
+def restore(trainer, path, data, max_epochs: int, ck=None) -> None:
+    """Put the run saved at ``path`` back into ``trainer`` (and its validation split into ``data``).
+
+    ``ck``: the checkpoint already read (:func:`read`; in a data-parallel run rank 0 reads it).
+    """
+    ck = read(path) if ck is None else ck
     where = f"resume_from={os.fspath(path)!r}"
     extra = ck["extra"]
     if not isinstance(extra, dict) or "fingerprint" not in extra:
         raise ValueError(f"{where} is not a training checkpoint written by ff.fit / Trainer")
-    if extra["fingerprint"] != data.fingerprint:
-        raise ValueError(
-            f"{where}: the checkpoint was written for a different training set (X, y, sample_weight); "
-            "resume with the same data"
-        )
+    _check_same_data(extra["fingerprint"], data, trainer.options.comm, where)
     _check_same_run(trainer, ck, max_epochs, where)
     model, state, opts = trainer.model, trainer.state, trainer.options
     io.load_params_into(model, ck["model_state"], where=os.fspath(path))
@@ -139,6 +153,32 @@ def restore(trainer, path, data, max_epochs: int) -> None:
             best = [arrays[f"best/{name}"] for name, _ in model.named_parameters()]
         state.monitor.load_state_dict(extra["monitor"], best)
         trainer.history.monitor = state.monitor.key
+
+
+def _check_same_data(saved, data, comm, where) -> None:
+    """The checkpoint's data fingerprint against this run's.
+
+    A data-parallel run's fingerprint (``"lin64:..."``) does not depend on the sharding, so its
+    checkpoint resumes with any number of ranks, and in one process (which then computes that
+    fingerprint of its data too). A one-process checkpoint holds a SHA-256 of the data, which
+    ranks cannot compute without moving all of it to one: it resumes in one process only.
+    """
+    ours = data.fingerprint
+    if isinstance(saved, str) and saved.startswith("lin64:") and not ours.startswith("lin64:"):
+        from ..distributed.training import linear_fingerprint
+
+        ours = linear_fingerprint(data.full)
+    elif ours.startswith("lin64:") and isinstance(saved, str) and not saved.startswith("lin64:"):
+        raise ValueError(
+            f"{where}: the checkpoint was written by a one-process run; its data fingerprint (SHA-256) "
+            "cannot be checked across ranks: resume it without comm (a checkpoint of a run with comm "
+            "resumes with any number of ranks)"
+        )
+    if saved != ours:
+        raise ValueError(
+            f"{where}: the checkpoint was written for a different training set (X, y, sample_weight); "
+            "resume with the same data"
+        )
 
 
 def _check_same_run(trainer, ck, max_epochs, where) -> None:
@@ -185,9 +225,9 @@ def _restore_split(data, arrays, where) -> None:
     if "split/train" not in arrays:
         raise ValueError(f"{where}: this run holds out validation_fraction but the checkpoint has no split")
     train_rows, val_rows = arrays["split/train"], arrays["split/val"]
-    n = data.full.n
+    n = data.full.n_total  # the rows of every rank together: a split does not depend on the sharding
     for rows in (train_rows, val_rows):
         if rows.dtype.kind not in "iu" or rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
             raise ValueError(f"{where}: the checkpoint's validation split does not fit the data")
-    data.split = (train_rows, val_rows)
-    data.train, data.val = data.full.take(train_rows), data.full.take(val_rows)
+    data.split = (np.sort(train_rows), np.sort(val_rows))
+    data.train, data.val = (select(data.full, rows) for rows in data.split)

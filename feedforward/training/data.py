@@ -25,17 +25,23 @@ from ..data.split import split_indices
 from ..nn.output import Bernoulli, Categorical
 from ..tensor import Tensor
 
-__all__ = ["Part", "Data", "prepare", "check_xy", "fingerprint"]
+__all__ = ["Part", "Data", "prepare", "check_data", "select", "split_rows", "stratify_labels", "check_xy", "fingerprint"]
 
 
 class Part:
-    """One data set ready for the loop: ``X``, ``y``, weights ``w`` (or None), ``n`` rows."""
+    """One data set ready for the loop: ``X``, ``y``, weights ``w`` (or None), ``n`` rows.
 
-    __slots__ = ("X", "y", "w", "n", "w_total")
+    In a data-parallel run (:mod:`feedforward.distributed`) a part is one rank's shard of the
+    set: ``n_total`` rows on all ranks together, this shard from row ``offset`` of them, and
+    ``w_total_all`` the weight sum of all ranks. In one process they are ``n``, 0, ``w_total``.
+    """
+
+    __slots__ = ("X", "y", "w", "n", "w_total", "n_total", "offset", "w_total_all")
 
     def __init__(self, X, y, w):
         self.X, self.y, self.w, self.n = X, y, w, len(X)
         self.w_total = None if w is None else float(w.sum(dtype=np.float64))
+        self.n_total, self.offset, self.w_total_all = self.n, 0, self.w_total
 
     def take(self, rows) -> Part:
         return Part(self.X[rows], self.y[rows], None if self.w is None else self.w[rows])
@@ -57,33 +63,74 @@ class Data:
 def prepare(model, output, dtype, X, y, *, sample_weight=None, validation_data=None,
             validation_fraction=None, rng=None) -> Data:
     """Check the data and split off the validation part (``rng`` draws the split)."""
+    data = check_data(model, output, dtype, X, y, sample_weight=sample_weight, validation_data=validation_data,
+                      validation_fraction=validation_fraction)
+    if validation_fraction is not None:
+        labels = stratify_labels(output, data.full)
+        data.split = split_rows(data.full.n, validation_fraction, labels, rng)
+        data.train, data.val = (select(data.full, rows) for rows in data.split)
+    if data.train.w is not None and not data.train.w_total > 0:
+        raise ValueError("sample_weight of the training part sums to 0")
+    return data
+
+
+def select(full, rows) -> Part:
+    """The rows ``rows`` (sorted, of the whole set) of ``full`` that this process holds.
+
+    In one process: ``full.take(rows)``. In a data-parallel run ``full`` is a shard and
+    ``rows`` count over every rank's rows: the result holds those in the shard, and knows
+    its place among all of ``rows`` (its ``w_total_all`` is the caller's to fill in).
+    """
+    lo = full.offset
+    part = full.take(rows[(rows >= lo) & (rows < lo + full.n)] - lo)
+    part.n_total, part.offset = len(rows), int(np.searchsorted(rows, lo))
+    return part
+
+
+def stratify_labels(output, part):
+    """The labels a held-out split is stratified by (single-label classification), or None."""
+    return part.y if output.task == "classification" and part.y.ndim == 1 else None
+
+
+def split_rows(n, validation_fraction, labels, rng) -> tuple:
+    """``(train_rows, val_rows)`` of ``n``, each sorted (the parts keep the rows' order)."""
+    fraction = Real(0, 1, low_open=True, high_open=True)(validation_fraction, "validation_fraction")
+    train_rows, val_rows = split_indices(n, fraction, stratify=labels, rng=rng, name="validation_fraction")
+    return np.sort(train_rows), np.sort(val_rows)
+
+
+def check_data(model, output, dtype, X, y, *, sample_weight=None, validation_data=None,
+               validation_fraction=None, shard=False) -> Data:
+    """The checks of :func:`prepare`, without the split: ``train`` is ``full``.
+
+    ``shard``: ``X, y`` are one rank's shard of a data-parallel run, whose weights may all be
+    0 (the sum over every rank is checked by the caller).
+    """
     X = _check_x(X, dtype, "X")
     n_out = _n_outputs(model, X[:1])  # the targets' shape depends on it
     y = _check_targets(output, dtype, n_out, y, "X", "y", len(X))
-    full = Part(X, y, check_sample_weight(sample_weight, len(X), dtype))
+    full = Part(X, y, _sample_weight(sample_weight, len(X), dtype, shard))
     if validation_data is not None and validation_fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
-    split = None
     if validation_fraction is not None:
-        fraction = Real(0, 1, low_open=True, high_open=True)(validation_fraction, "validation_fraction")
-        labels = full.y if output.task == "classification" and full.y.ndim == 1 else None
-        train_rows, val_rows = split_indices(full.n, fraction, stratify=labels, rng=rng,
-                                             name="validation_fraction")
-        split = (np.sort(train_rows), np.sort(val_rows))  # each part keeps the rows' order
-        train, val = full.take(split[0]), full.take(split[1])
-    else:
-        train, val = full, None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)"
-                )
-            Xv, yv = validation_data[0], validation_data[1]
-            wv = validation_data[2] if len(validation_data) == 3 else None
-            val = check_xy(output, dtype, n_out, Xv, yv, wv, what="X_val")
-    if train.w is not None and not train.w_total > 0:
-        raise ValueError("sample_weight of the training part sums to 0")
-    return Data(train, val, full, n_out, split)
+        Real(0, 1, low_open=True, high_open=True)(validation_fraction, "validation_fraction")
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
+        Xv, yv = validation_data[0], validation_data[1]
+        wv = validation_data[2] if len(validation_data) == 3 else None
+        val = check_xy(output, dtype, n_out, Xv, yv, None, what="X_val")
+        val = Part(val.X, val.y, _sample_weight(wv, val.n, dtype, shard))
+    return Data(full, val, full, n_out)
+
+
+def _sample_weight(sample_weight, n, dtype, shard):
+    if shard and sample_weight is not None:
+        w = np.asarray(getattr(sample_weight, "data", sample_weight))
+        if w.dtype.kind in "iuf" and w.shape == (n,) and not w.any():
+            return w.astype(dtype)  # all 0: valid for a shard (finite, non-negative)
+    return check_sample_weight(sample_weight, n, dtype)
 
 
 def check_xy(output, dtype, n_outputs, X, y, sample_weight=None, what="X") -> Part:

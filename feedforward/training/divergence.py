@@ -82,7 +82,7 @@ class Guard:
     def reference(self) -> float:
         """The reference of check 4: the larger of the first loss and the uninformed prediction's."""
         if self._floor is None:
-            self._floor = uninformed_loss(self.output, self.train, self.n_outputs)
+            self._floor = self._uninformed_loss()
         first = self.first
         return first if first is not None and first > self._floor else self._floor
 
@@ -108,12 +108,20 @@ class Guard:
             )
         return None
 
+    def _uninformed_loss(self) -> float:
+        return uninformed_loss(self.output, self.train, self.n_outputs)
+
+    def _input_bound(self) -> float:
+        """``max |x|`` over the training inputs (a data-parallel guard takes it over every shard)."""
+        # Two plain reductions, no |X| temporary of the data's size.
+        X = self.train.X
+        return max(float(X.max()), -float(X.min()))
+
     def _outputs_finite(self) -> bool:
         if self._x_bound is None:
-            # One bound for every feature: two plain reductions, no |X| temporary of the data's
-            # size (per-feature bounds are tighter, but slower to get than they are worth here).
-            X = self.train.X
-            self._x_bound = np.full(X.shape[1], max(float(X.max()), -float(X.min())))
+            # One bound for every feature (per-feature bounds are tighter, but slower to get
+            # than they are worth here).
+            self._x_bound = np.full(self.train.X.shape[1], self._input_bound())
         # Half the largest float: the bound, computed in float64, is proof with room to spare.
         limit = float(np.finfo(self.dtype).max) / 2
         bound = output_bound(self.evaluator.model, self._x_bound, limit=limit)

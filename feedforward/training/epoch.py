@@ -43,11 +43,16 @@ def train_epoch(t, evaluator, train, epoch: int, batch_size: int, cached: Evalua
     hooks = any(has_hook(cb, "on_batch_end") for cb in t.options.callbacks)
     if t.options.mode == "batch":
         return _full_batch_step(t, evaluator, train, epoch, hooks, cached)
+    if t.options.comm is not None:  # data-parallel: each rank computes its part of each minibatch
+        from ..distributed.training import minibatch_epoch
+
+        return minibatch_epoch(t, train, epoch, batch_size, hooks)
     return _minibatches(t, train, epoch, batch_size, hooks)
 
 
 def _full_batch_step(t, evaluator, train, epoch, hooks, cached) -> EpochResult:
-    """Batch mode (Algorithm 2): one update from the gradient over the whole training set."""
+    """Batch mode (Algorithm 2): one update from the gradient over the whole training set (over
+    every rank's shard in a data-parallel run: the evaluator reduces it)."""
     if cached is None:
         cached = evaluator(train, grad=True, metrics=False, train_mode=True)
     loss = cached.loss
@@ -59,9 +64,10 @@ def _full_batch_step(t, evaluator, train, epoch, hooks, cached) -> EpochResult:
     t.optimizer.step()
     stop = False
     if hooks:
-        logs = {"epoch": epoch, "batch": 0, "size": train.n, "loss": loss, "indices": _all_rows(train.n)}
+        n = train.n_total
+        logs = {"epoch": epoch, "batch": 0, "size": n, "loss": loss, "indices": _all_rows(n)}
         stop = call_hook(t.options.callbacks, "on_batch_end", t, 0, logs)
-    return EpochResult(1, loss * train.n, train.n, loss, stop=stop)
+    return EpochResult(1, loss * train.n_total, train.n_total, loss, stop=stop)
 
 
 def _minibatches(t, train, epoch, batch_size, hooks) -> EpochResult:

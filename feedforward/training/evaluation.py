@@ -104,7 +104,8 @@ class Evaluator:
                 if wc is None:
                     scale = 1.0 if m == n else m / n
                 else:
-                    scale = float(wc.sum(dtype=np.float64)) / part.w_total
+                    # A rank's shard may weigh nothing (its share of a data-parallel run is then 0).
+                    scale = float(wc.sum(dtype=np.float64)) / part.w_total if part.w_total else 0.0
                 if grad:
                     z = model(Tensor(xc))
                     if scale > 0:
@@ -125,17 +126,22 @@ class Evaluator:
                 probe.__exit__(None, None, None)
             if switch:
                 model.train()
-        if metrics:
+        return self._evaluation(part, total, preds if metrics else None, finite, grad, probe)
+
+    def _evaluation(self, part, loss, preds, finite, grad, probe) -> Evaluation:
+        """The :class:`Evaluation` from the pass's values (a data-parallel evaluator reduces them
+        over the ranks here first: :class:`feedforward.distributed.training.ReducingEvaluator`)."""
+        if preds is not None:
             pred = np.concatenate(preds) if len(preds) > 1 else preds[0]
             values = {m: METRICS[m](pred, part.y, part.w) for m in self.metrics}
         else:
             values = dict.fromkeys(self.metrics)
-        ev = Evaluation(total, values, outputs_finite=finite)
+        ev = Evaluation(loss, values, outputs_finite=finite)
         if grad:
             ev.grad_norm = self._grad_norm()
         if probe is not None:
             ev.diagnostics = probe.report()
-            ev.diagnostics["grad_norm"] = layer_grad_norms(model)
+            ev.diagnostics["grad_norm"] = layer_grad_norms(self.model)
         return ev
 
     def _grad_norm(self) -> float:

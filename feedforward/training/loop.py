@@ -68,16 +68,24 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
     call_hook(callbacks, "on_train_begin", t)
     was_training = model.training
     model.train()
-    evaluator = Evaluator(model, t.output, t.params, t.metrics, chunk_size=opts.eval_chunk_size, l2=t.l2,
-                          saturation_tol=opts.saturation_tol)
-    guard = Guard(evaluator, train, t.dtype, t.output, data.n_outputs, state.first_loss)
+    comm = opts.comm
+    evaluation = (model, t.output, t.params, t.metrics)
+    settings = dict(chunk_size=opts.eval_chunk_size, l2=t.l2, saturation_tol=opts.saturation_tol)
+    if comm is None:
+        evaluator = Evaluator(*evaluation, **settings)
+        guard = Guard(evaluator, train, t.dtype, t.output, data.n_outputs, state.first_loss)
+    else:  # data-parallel: the same values, over every rank's shard (feedforward.distributed)
+        from ..distributed.training import ReducingEvaluator, ReducingGuard, agree_epoch
+
+        evaluator = ReducingEvaluator(comm, *evaluation, **settings)
+        guard = ReducingGuard(comm, evaluator, train, t.dtype, t.output, data.n_outputs, state.first_loss)
     snapshot = Snapshot(t.params, opt)  # the initial weights: what a diverged first epoch goes back to
     # Batch mode: the epoch-end pass computes the full gradient at the weights the next update
     # starts from; it can stand in for that update's gradient unless train and eval differ.
     reuse_grad = opts.mode == "batch" and not evaluator.switch_modes
     last_eval = None
     bar = None
-    if opts.progress and not partial:
+    if opts.progress and not partial and (comm is None or comm.is_root):
         bar = need_tqdm()(total=max_epochs, initial=t.epoch, desc="training", unit="epoch")
     elapsed = history.records[-1].get("time", 0.0) if history.records else 0.0
     t_start = time.perf_counter() - (float(elapsed) if isinstance(elapsed, (int, float)) else 0.0)
@@ -95,7 +103,7 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
             lr = state.lr_schedule.get_lr(epoch - 1, state.base_lr, samples_seen=state.samples_seen)
             if lr != opt.lr:  # the setter validates; an unchanged rate was valid
                 opt.lr = lr
-            batch_size = batch_size_for(opts.mode, opts.batch_size, opts.batch_schedule, epoch, train.n)
+            batch_size = batch_size_for(opts.mode, opts.batch_size, opts.batch_schedule, epoch, train.n_total)
             t0 = time.perf_counter()
             # Only a callback can change the weights between the last evaluation and this update.
             cached = last_eval if last_eval is not None and (not callbacks or snapshot.matches()) else None
@@ -118,7 +126,7 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
             record["epoch_time"] = now - t0
             history.append(record)
             t.epoch = epoch
-            state.samples_seen += train.n
+            state.samples_seen += train.n_total
             snapshot.commit()
             if reuse_grad:
                 last_eval = ev
@@ -133,6 +141,8 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
                 with np.errstate(**user_fp):
                     stop = call_hook(callbacks, "on_epoch_end", t, epoch, record) or stop
             stop = stop or t.stop_training
+            if comm is not None:  # any rank's stop request; the slowest rank's times
+                stop = agree_epoch(comm, stop, record)
             if bar is not None:
                 bar.set_postfix(_postfix(record, t.metrics[0]), refresh=False)
                 bar.update(1)
@@ -207,7 +217,8 @@ def _record(t, evaluator, epoch, ev, val, lr, batch_size, step) -> dict:
 def _warn_diverged(t, epoch, problem, lr, train) -> None:
     restored = f"the end of epoch {t.epoch}" if t.epoch else "the start"
     hint = "Lower the learning rate (lr={:g}) or set clip_norm.".format(lr)
-    x_max = max(float(train.X.max()), -float(train.X.min()))  # no |X| temporary of the data's size
+    # No |X| temporary of the data's size; a data-parallel rank's part may be empty.
+    x_max = max(float(train.X.max()), -float(train.X.min())) if train.n else 0.0
     if x_max > 1e2:
         hint += (f" The inputs are large (max |x| = {x_max:.3g}): standardise them first "
                  "(ff.data.Standardizer, or scikit-learn's StandardScaler).")

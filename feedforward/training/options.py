@@ -71,6 +71,14 @@ def _callbacks(value, name):
     return check_callbacks(value)
 
 
+def _comm(value, name):
+    if value is None:
+        return None
+    from ..distributed.comm import as_communicator  # imports mpi4py only for a communicator
+
+    return as_communicator(value, name)
+
+
 def _option(default, check, kind: str, doc: str):
     """One option: ``default``, ``check(value, name) -> clean value`` (None: checked elsewhere),
     its numpydoc type and its description."""
@@ -160,7 +168,13 @@ class Options:
         "that shape the run must equal the checkpoint's (see :class:`Trainer`).")
     rng: object = _option(
         None, None, "int, Generator or None",
-        "Randomness of the shuffling, the stochastic sampling and the validation split.")
+        "Randomness of the shuffling, the stochastic sampling and the validation split (with "
+        "``comm``, rank 0's generator is used on every rank).")
+    comm: object = _option(
+        None, _comm, "mpi4py communicator or ff.distributed.Communicator, optional",
+        "Data-parallel training over MPI (L-DIST-1): each rank passes its own shard ``X, y``; the "
+        "weights start as rank 0's, each update sums the ranks' gradients in one Allreduce, and "
+        "every value and decision is over all shards (:mod:`feedforward.distributed`).")
     eval_chunk_size: int = _option(
         4096, Int(1), "int", "Rows per forward pass in the epoch-end evaluation (memory vs speed).")
     saturation_tol: float = _option(
@@ -186,6 +200,9 @@ class Options:
             raise ValueError("checkpoint_every needs checkpoint_path")
         if self.progress:
             need_tqdm()
+        if self.comm is not None and self.diagnostics:
+            raise ValueError("diagnostics=True is not available with comm (the per-layer statistics are "
+                             "per shard); run the diagnostics in one process")
         object.__setattr__(self, "train_eval", self._train_eval())
 
     def _train_eval(self) -> str:

@@ -87,6 +87,15 @@ class Trainer:
     data must be the same and ``max_epochs`` at least the checkpoint's epoch count: anything else
     is a ``ValueError`` naming the option and both values, never silently replaced
     (:mod:`feedforward.training.checkpoint`).
+
+    **Data-parallel training** (``comm``, L-DIST-1): every rank of an MPI communicator runs the
+    same program on its own shard ``X, y``. The weights and the generator start as rank 0's;
+    each update sums the ranks' gradients in one Allreduce; ``J(w)``, ``||grad J||``, the metrics
+    and every decision are over all shards, so the history is identical on every rank. Batch
+    mode equals one process on all the rows; minibatch and stochastic mode equal one process
+    with the same ``rng`` (``batch_size`` is the global minibatch). Rank 0 writes the
+    checkpoints; a checkpoint resumes with any number of ranks. An error on one rank during
+    training aborts every rank (:mod:`feedforward.distributed`).
     """
 
     def __init__(self, model, output=None, **options):
@@ -138,6 +147,10 @@ class Trainer:
         opts = self.options
         max_epochs = opts.max_epochs if max_epochs is None else Int(1)(max_epochs, "max_epochs")
         resume_from = opts.resume_from if resume_from is None else Path()(resume_from, "resume_from")
+        comm = opts.comm
+        if comm is not None:
+            return self._fit_data_parallel(comm, X, y, validation_data, sample_weight, validation_fraction,
+                                           max_epochs, resume_from)
         if opts.checkpoint_path is not None:
             checkpoint.check_writable(opts.checkpoint_path)
         data = prepare(self.model, self.output, self.dtype, X, y, sample_weight=sample_weight,
@@ -149,16 +162,54 @@ class Trainer:
             checkpoint.restore(self, resume_from, data, max_epochs)
         return loop.run(self, data, max_epochs, partial=False)
 
+    def _fit_data_parallel(self, comm, X, y, validation_data, sample_weight, validation_fraction,
+                           max_epochs, resume_from) -> History:
+        """:meth:`fit` on this rank's shard (:mod:`feedforward.distributed.training`): the same
+        steps, with rank 0's weights and generator, checks agreed by every rank, checkpoints
+        written and read by rank 0, and an error during training aborting every rank."""
+        from ..distributed import training as dp
+
+        opts = self.options
+        if opts.checkpoint_path is not None:
+            comm.from_root(checkpoint.check_writable, opts.checkpoint_path, what="the checkpoint folder check")
+        comm.broadcast_params(list(self.model.parameters()))
+        self.rng = comm.same_rng(self.rng)
+        data = dp.prepare(comm, self.model, self.output, self.dtype, X, y, sample_weight=sample_weight,
+                          validation_data=validation_data, validation_fraction=validation_fraction, rng=self.rng)
+        self._reset_run(max_epochs)
+        if opts.checkpoint_path is not None or resume_from is not None:
+            data.fingerprint = dp.fingerprint(comm, data.full)
+        if resume_from is not None:
+            ck = comm.from_root(checkpoint.read, resume_from, what="the checkpoint read by rank 0")
+            with comm.agree("the checkpoint"):
+                checkpoint.restore(self, resume_from, data, max_epochs, ck=ck)
+            if data.split is not None:
+                dp.place_split(comm, data)
+        with comm.failures_abort("training"):
+            return loop.run(self, data, max_epochs, partial=False)
+
     def partial_fit(self, X, y, sample_weight=None) -> History:
         """Run exactly one more epoch on ``(X, y)``, keeping the optimizer state and the history.
 
         For scikit-learn's ``partial_fit`` and warm starts; no validation, no early stopping.
         """
-        data = prepare(self.model, self.output, self.dtype, X, y, sample_weight=sample_weight, rng=self.rng)
+        comm = self.options.comm
+        if comm is None:
+            data = prepare(self.model, self.output, self.dtype, X, y, sample_weight=sample_weight, rng=self.rng)
+        else:  # the weights and generator stay in step between calls; the first call aligns them
+            from ..distributed import training as dp
+
+            if self.state is None:
+                comm.broadcast_params(list(self.model.parameters()))
+                self.rng = comm.same_rng(self.rng)
+            data = dp.prepare(comm, self.model, self.output, self.dtype, X, y, sample_weight=sample_weight)
         if self.state is None:
             self._reset_run(self.options.max_epochs)
         self.stop_reason = None
-        return loop.run(self, data, self.epoch + 1, partial=True)
+        if comm is None:
+            return loop.run(self, data, self.epoch + 1, partial=True)
+        with comm.failures_abort("training"):
+            return loop.run(self, data, self.epoch + 1, partial=True)
 
     def _reset_run(self, max_epochs) -> None:
         opts = self.options
