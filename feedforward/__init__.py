@@ -30,6 +30,7 @@ _LAZY = {
     "Trainer": ("feedforward.training", "Trainer"),
     "History": ("feedforward.training", "History"),
     "io": ("feedforward.io", None),
+    "interop": ("feedforward.interop", None),
     "save": ("feedforward.io", "save"),
     "load": ("feedforward.io", "load"),
     "construct": ("feedforward.construct", None),

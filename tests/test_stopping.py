@@ -402,7 +402,7 @@ def test_sklearn_stopping_checks_its_arguments():
     with pytest.raises(TypeError, match="tol"):
         SklearnStopping(tol="0.1")
     with pytest.raises(ValueError, match="metric"):
-        SklearnStopping(metric="f1")
+        SklearnStopping(metric="f2")
     with pytest.raises(TypeError, match="adaptive"):
         SklearnStopping(adaptive="adaptive")
     assert SklearnStopping(n_iter_no_change=np.inf).n_iter_no_change == np.inf

@@ -262,7 +262,7 @@ def test_bad_data(change, error, message):
         ({"saturation_tol": 1.5}, ValueError, "saturation_tol must be a finite number > 0 and < 1"),
         ({"checkpoint_path": 3}, TypeError, "checkpoint_path must be a path"),
         ({"grad_tol": -1.0}, ValueError, "grad_tol"),
-        ({"metrics": "f1"}, ValueError, "unknown metric 'f1'"),
+        ({"metrics": "f2"}, ValueError, "unknown metric 'f2'"),
         ({"checkpoint_every": 2}, ValueError, "checkpoint_path"),
         ({"callbacks": [object()]}, TypeError, "hooks"),
         ({"sample_weight": -np.ones(90)}, ValueError, "non-negative"),

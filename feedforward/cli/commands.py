@@ -76,9 +76,9 @@ def _metrics(task: str, y_true, y_pred) -> dict:
 
     n = int(len(y_true))
     if task == "classification":
-        accuracy = M.accuracy(y_pred, y_true)
+        accuracy = M.accuracy(y_true, y_pred)
         return {"accuracy": accuracy, "correct": int(round(accuracy * n)), "n": n}
-    return {"mae": M.mae(y_pred, y_true), "rmse": math.sqrt(M.mse(y_pred, y_true)), "r2": M.r2(y_pred, y_true),
+    return {"mae": M.mae(y_true, y_pred), "rmse": math.sqrt(M.mse(y_true, y_pred)), "r2": M.r2(y_true, y_pred),
             "n": n}
 
 
@@ -315,10 +315,32 @@ def evaluate(args) -> int:
         y = np.array([known.get(n, -1) for n in ds.target_names])[y]
     pred, _ = predict_rows(model, record, X, source=spec)
     metrics = _metrics(record["task"], y, pred)
+    report = None
+    if record["task"] == "classification":
+        from ..training.metrics import classification_report
+
+        names = record["target_names"]
+        report = dict(labels=range(len(names)), target_names=names)
     if args.json:
+        if report is not None:
+            metrics["per_class"] = classification_report(y, pred, output_dict=True, **report)
         print(json.dumps({"data": source, "split": split, **metrics}))
     else:
         print(_format_metrics(metrics, f"{ds.name} ({split})"))
+        if report is not None:
+            print(classification_report(y, pred, digits=3, **report))
+    return 0
+
+
+# ----------------------------------------------------------------- export
+def export(args) -> int:
+    from ..interop import export_onnx_file
+
+    try:
+        export_onnx_file(args.model, args.onnx)
+    except ImportError as exc:  # the onnx extra is missing: its install line, not a traceback
+        raise CLIError(str(exc)) from None
+    _say(f"wrote {args.onnx}")
     return 0
 
 

@@ -155,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
     p.set_defaults(func=commands.predict)
 
+    # ------------------------------------------------------------ export
+    p = sub.add_parser(
+        "export", help="write a model file as ONNX, for onnxruntime and other runtimes",
+        description="Write MODEL as an ONNX graph (opset 17) that reads raw feature rows: the feature scaling "
+                    "of 'feedforward train' is in the graph, and its output is the output unit's mean (class "
+                    "probabilities, or the value in the target's units). Needs the onnx extra.",
+    )
+    p.add_argument("model", help="model file written by 'feedforward train' (or ff.save)")
+    p.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
+    p.set_defaults(func=commands.export)
+
     # ----------------------------------------------------------- summary
     p = sub.add_parser("summary", help="the layers, shapes and parameter counts of a model file",
                        description="Print each layer of a saved model with its output shape and parameter "

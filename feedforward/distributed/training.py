@@ -51,7 +51,7 @@ from ..training.data import Data, check_data, select, split_rows, stratify_label
 from ..training.divergence import Guard
 from ..training.epoch import EpochResult
 from ..training.evaluation import Evaluation, Evaluator
-from ..training.metrics import METRICS
+from ..training.metrics import METRICS, metric_name, metric_values
 from .comm import PackedAllreduce
 
 __all__ = ["prepare", "place_split", "fingerprint", "linear_fingerprint", "ReducingEvaluator", "ReducingGuard",
@@ -182,11 +182,11 @@ class ReducingEvaluator(Evaluator):
     def __init__(self, comm, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.comm = comm
-        self._mean = [m for m in self.metrics if m in MEAN_METRICS]
-        self._gathered = [m for m in self.metrics if m not in MEAN_METRICS]
+        self._mean = [m for m in self.metrics if isinstance(m, str) and m in MEAN_METRICS]
+        self._gathered = [m for m in self.metrics if m not in self._mean]
         self._reducer = None
 
-    def _evaluation(self, part, loss, preds, finite, grad, probe) -> Evaluation:
+    def _evaluation(self, part, loss, preds, finite, grad, probe, probas=None) -> Evaluation:
         share = _share(part)
         pred = None
         if preds is not None and part.n:
@@ -202,23 +202,28 @@ class ReducingEvaluator(Evaluator):
             total = self._reducer(local, scale=share, what="the epoch-end Allreduce")
         else:
             total = self.comm.sum(local, "the epoch-end Allreduce")
-        values = dict.fromkeys(self.metrics)
+        values = dict.fromkeys(map(metric_name, self.metrics))
         if preds is not None:
             values.update(zip(self._mean, (float(v) for v in total[2:2 + len(self._mean)])))
             if self._gathered:
-                values.update(self._gather(pred, part))
+                proba = None
+                if probas is not None and part.n:
+                    proba = np.concatenate(probas) if len(probas) > 1 else probas[0]
+                values.update(self._gather(pred, proba, part))
         ev = Evaluation(float(total[0]), values, outputs_finite=bool(total[1] == 0))
         if grad:
             ev.grad_norm = self._grad_norm()
         return ev
 
-    def _gather(self, pred, part) -> dict:
-        """Metrics that are not means over rows, on every rank's predictions in rank order."""
-        mine = (pred, part.y, part.w) if part.n else None
+    def _gather(self, pred, proba, part) -> dict:
+        """Metrics that are not means over rows (and those reading probabilities), on every
+        rank's predictions in rank order."""
+        mine = (pred, proba, part.y, part.w) if part.n else None
         shards = [s for s in self.comm.allgather(mine, "the predictions for the metrics") if s is not None]
-        p, y = (np.concatenate([s[i] for s in shards]) for i in (0, 1))
-        w = None if part.w is None else np.concatenate([s[2] for s in shards])
-        return {m: METRICS[m](p, y, w) for m in self._gathered}
+        p, y = (np.concatenate([s[i] for s in shards]) for i in (0, 2))
+        pr = None if shards[0][1] is None else np.concatenate([s[1] for s in shards])
+        w = None if part.w is None else np.concatenate([s[3] for s in shards])
+        return metric_values(self._gathered, p, y, w, proba=pr)
 
     def outputs_finite(self, part) -> bool:
         mine = super().outputs_finite(part) if part.n else True
@@ -267,7 +272,8 @@ def minibatch_epoch(t, train, epoch: int, batch_size: int, hooks: bool) -> Epoch
     X, y, w = train.X, train.y, train.w
     N, lo, hi = train.n_total, train.offset, train.offset + train.n
     reducer = PackedAllreduce(comm, params, 3)
-    order = epoch_order(t.options.mode, N, t.rng)  # the same on every rank: rank 0's generator
+    # The same on every rank: rank 0's generator.
+    order = epoch_order(t.options.mode, N, t.rng, shuffle=t.options.shuffle, batch_size=batch_size)
     order.flags.writeable = False
     w_mean = None if w is None else train.w_total_all / N
     n_updates, loss_sum, seen, first, stop = 0, 0.0, 0, None, False

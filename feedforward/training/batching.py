@@ -26,9 +26,13 @@ import numpy as np
 
 from .._validation import Bool, Int, Real
 
-__all__ = ["MODES", "DEFAULT_BATCH_SIZE", "GrowingBatch", "epoch_order", "check_batch_size", "batch_size_for"]
+__all__ = [
+    "MODES", "SHUFFLES", "DEFAULT_BATCH_SIZE", "GrowingBatch", "epoch_order", "fixed_minibatch_order",
+    "check_batch_size", "batch_size_for",
+]
 
 MODES = ("stochastic", "batch", "minibatch")
+SHUFFLES = ("examples", "batches")
 
 _count = Int(1)
 
@@ -61,13 +65,39 @@ def check_batch_size(batch_size, n: int, mode: str) -> int:
     return size
 
 
-def epoch_order(mode: str, n: int, rng: np.random.Generator):
-    """The rows in the order one epoch visits them (``None`` for batch mode: all at once)."""
+def epoch_order(mode: str, n: int, rng: np.random.Generator, *, shuffle: str = "examples", batch_size=None):
+    """The rows in the order one epoch visits them (``None`` for batch mode: all at once).
+
+    ``shuffle`` (minibatch mode): ``"examples"`` draws a new permutation of the rows every epoch
+    (so the minibatches change); ``"batches"`` is the lecture's variant, fixed minibatches of
+    ``batch_size`` visited in a new order (:func:`fixed_minibatch_order`).
+    """
     if mode == "minibatch":
+        if shuffle == "batches":
+            return fixed_minibatch_order(n, batch_size, rng)
         return rng.permutation(n)
     if mode == "stochastic":
         return rng.integers(0, n, size=n)
     return None
+
+
+def fixed_minibatch_order(n: int, batch_size: int, rng: np.random.Generator, partition_seed: int = 0):
+    """The lecture's minibatch SGD: fixed minibatches visited in a new random order each epoch (L-SGD-3).
+
+    "把训练集合切分成多个mini-batches. 在每个epoch中，随机排列mini-batches，并按顺序取一个小批": the
+    training set is cut into minibatches ONCE (consecutive chunks of ``batch_size`` of one
+    permutation drawn from ``partition_seed``: the same in every epoch, every run and after a
+    resume), and each epoch permutes the ORDER of those minibatches with ``rng``. The library's
+    default (:func:`epoch_order`) reshuffles the examples instead, so its minibatches change
+    every epoch. Returns the rows in visiting order: its consecutive chunks of ``batch_size``
+    are the fixed minibatches. When ``batch_size`` does not divide ``n`` the short minibatch is
+    visited last in every epoch (the epoch loop cuts the order into consecutive chunks; a short
+    chunk in the middle would shift every later boundary).
+    """
+    base = np.random.default_rng(partition_seed).permutation(n)
+    full = n // batch_size
+    chunks = [base[i * batch_size:(i + 1) * batch_size] for i in rng.permutation(full)]
+    return np.concatenate(chunks + [base[full * batch_size:]])
 
 
 class GrowingBatch:

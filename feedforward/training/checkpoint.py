@@ -8,7 +8,7 @@ bit-identically.
 
 Resuming continues *that* run, so the options that shape it must be the same: a different
 optimizer, ``lr``, ``momentum``, ``nesterov``, ``weight_decay``, ``betas``, ``eps``, ``mode``,
-``batch_size`` (in minibatch mode without a batch schedule), ``lr_schedule`` or
+``batch_size`` (in minibatch mode without a batch schedule), ``shuffle``, ``lr_schedule`` or
 ``clip_norm`` is refused with a ``ValueError`` naming the option and both values, as is a
 ``max_epochs`` below the checkpoint's epoch count and other training data. Nothing is silently
 replaced by the checkpoint's value. (To change an option, start a new run from the weights:
@@ -56,6 +56,7 @@ def _run_options(trainer) -> dict:
     return {
         "mode": opts.mode,
         "batch_size": int(opts.batch_size),
+        "shuffle": opts.shuffle,
         "lr_schedule": type(trainer.state.lr_schedule).__name__,
         "clip_norm": opts.clip_norm,
     }

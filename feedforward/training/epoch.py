@@ -76,7 +76,7 @@ def _minibatches(t, train, epoch, batch_size, hooks) -> EpochResult:
     clip, params, callbacks = t.options.clip_norm, t.params, t.options.callbacks
     X, y, w = train.X, train.y, train.w
     n = train.n
-    order = epoch_order(t.options.mode, n, t.rng)
+    order = epoch_order(t.options.mode, n, t.rng, shuffle=t.options.shuffle, batch_size=batch_size)
     order.flags.writeable = False  # callbacks see views of it
     stochastic = batch_size == 1
     if not stochastic:

@@ -17,7 +17,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .diagnostics import ActivationProbe, layer_grad_norms
-from .metrics import METRICS
+from .metrics import metric_name, metric_values, needs_proba
 
 __all__ = ["Evaluation", "Evaluator", "all_finite"]
 
@@ -78,6 +78,8 @@ class Evaluator:
         self.chunk_size, self.l2, self.saturation_tol = chunk_size, l2, saturation_tol
         # Train/eval flags are flipped only if some module computes differently in the two modes.
         self.switch_modes = any(m.mode_dependent for m in model.modules())
+        # ROC AUC, log-loss and top-k read the output unit's mean, not its labels.
+        self.needs_proba = needs_proba(metrics)
 
     def __call__(self, part, *, grad=False, metrics=True, diagnostics=False, train_mode=False) -> Evaluation:
         """``J(w)`` on ``part`` (eval mode unless ``train_mode``), and what else is asked for."""
@@ -85,7 +87,7 @@ class Evaluator:
         n, chunk = part.n, self.chunk_size
         switch = self.switch_modes and not train_mode
         probe = ActivationProbe(model, self.saturation_tol) if diagnostics else None
-        preds, total, finite = [], 0.0, True
+        preds, probas, total, finite = [], [], 0.0, True
         if switch:
             model.eval()
         try:
@@ -121,21 +123,24 @@ class Evaluator:
                 finite = finite and all_finite(z.data)
                 if metrics:
                     preds.append(output.predict(z.data))
+                    if self.needs_proba:
+                        probas.append(np.asarray(output.mean(z.data)))
         finally:
             if probe is not None:
                 probe.__exit__(None, None, None)
             if switch:
                 model.train()
-        return self._evaluation(part, total, preds if metrics else None, finite, grad, probe)
+        return self._evaluation(part, total, preds if metrics else None, finite, grad, probe, probas or None)
 
-    def _evaluation(self, part, loss, preds, finite, grad, probe) -> Evaluation:
+    def _evaluation(self, part, loss, preds, finite, grad, probe, probas=None) -> Evaluation:
         """The :class:`Evaluation` from the pass's values (a data-parallel evaluator reduces them
         over the ranks here first: :class:`feedforward.distributed.training.ReducingEvaluator`)."""
         if preds is not None:
             pred = np.concatenate(preds) if len(preds) > 1 else preds[0]
-            values = {m: METRICS[m](pred, part.y, part.w) for m in self.metrics}
+            proba = None if probas is None else np.concatenate(probas) if len(probas) > 1 else probas[0]
+            values = metric_values(self.metrics, pred, part.y, part.w, proba=proba)
         else:
-            values = dict.fromkeys(self.metrics)
+            values = dict.fromkeys(map(metric_name, self.metrics))
         ev = Evaluation(loss, values, outputs_finite=finite)
         if grad:
             ev.grad_norm = self._grad_norm()

@@ -27,6 +27,7 @@ from .batching import batch_size_for
 from .callbacks import call_hook
 from .divergence import DivergenceWarning, Guard
 from .epoch import train_epoch
+from .metrics import metric_name
 from .evaluation import Evaluation, Evaluator
 from .options import need_tqdm
 from .snapshot import Snapshot
@@ -144,7 +145,7 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
             if comm is not None:  # any rank's stop request; the slowest rank's times
                 stop = agree_epoch(comm, stop, record)
             if bar is not None:
-                bar.set_postfix(_postfix(record, t.metrics[0]), refresh=False)
+                bar.set_postfix(_postfix(record, metric_name(t.metrics[0])), refresh=False)
                 bar.update(1)
             if grad_norm_reached(record["grad_norm"], opts.grad_tol):
                 reason = "grad_norm"
@@ -183,12 +184,12 @@ def _end_of_epoch(t, evaluator, train, step) -> Evaluation:
     """The training set's values for this epoch's record, as ``train_eval`` asks."""
     how = t.options.train_eval if t.options.mode != "batch" else "grad"
     if how == "batches" and step.seen:
-        return Evaluation(step.loss_sum / step.seen, dict.fromkeys(t.metrics))
+        return Evaluation(step.loss_sum / step.seen, dict.fromkeys(map(metric_name, t.metrics)))
     return evaluator(train, grad=how == "grad", diagnostics=t.options.diagnostics)
 
 
 def _record(t, evaluator, epoch, ev, val, lr, batch_size, step) -> dict:
-    first = t.metrics[0]
+    first = metric_name(t.metrics[0])
     record = {
         "epoch": epoch,
         "train_loss": ev.loss,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from .._validation import Bool, Choice, Int, Path, Real, _shown
 from ..optim.optimizers import Optimizer
 from ..optim.schedules import get_schedule
-from .batching import DEFAULT_BATCH_SIZE, MODES
+from .batching import DEFAULT_BATCH_SIZE, MODES, SHUFFLES
 from .callbacks import check_callbacks
 from .stopping import MONITORS, Monitor
 
@@ -113,6 +113,11 @@ class Options:
         DEFAULT_BATCH_SIZE, _batch_size, "int",
         "Minibatch size (``mode='minibatch'`` only; ``1 <= batch_size <= n``). The default 32 "
         "becomes ``n`` on data sets of fewer than 32 examples.")
+    shuffle: str = _option(
+        "examples", Choice(*SHUFFLES), "{'examples', 'batches'}",
+        "Minibatch mode: ``'examples'`` reshuffles the examples every epoch (new minibatches each "
+        "epoch); ``'batches'`` is the lecture's minibatch SGD, the training set cut into minibatches "
+        "once and their order permuted every epoch.")
     max_epochs: int = _option(100, Int(1), "int", "Upper bound on epochs (``stop_reason == 'max_epochs'``).")
     grad_tol: float = _option(
         None, Real(0, low_open=True, none=True), "float, optional",

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._validation import Bool, Choice, Int, Real, check_int, check_real
 from .callbacks import Callback
-from .metrics import GREATER_IS_BETTER
+from .metrics import GREATER_IS_BETTER, greater_is_better
 
 __all__ = ["Monitor", "SklearnStopping", "grad_norm_reached", "MONITORS"]
 
@@ -53,7 +53,7 @@ class Monitor:
 
     def __init__(self, key: str, metric: str, min_delta: float = 0.0, keep_weights: bool = False):
         self.key = Choice(*MONITORS)(key, "monitor")
-        self.greater_is_better = self.key.endswith("_metric") and GREATER_IS_BETTER[metric]
+        self.greater_is_better = self.key.endswith("_metric") and greater_is_better(metric)
         self.min_delta = check_real(min_delta, "min_delta", low=0)
         self.keep_weights = Bool()(keep_weights, "keep_weights")
         self.reset()
