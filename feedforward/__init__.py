@@ -37,6 +37,8 @@ _LAZY = {
     "data": ("feedforward.data", None),
     "estimators": ("feedforward.estimators", None),
     "experiments": ("feedforward.experiments", None),
+    "distributed": ("feedforward.distributed", None),
+    "playground": ("feedforward.playground", None),
 }
 
 
