@@ -346,6 +346,7 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, sam
             text += row.format(n, *r, width=width, digits=digits)
     return text
 
+
 def _prf(which, average):
     def score(y_true, y_pred, sample_weight=None):
         return precision_recall_f1(y_true, y_pred, sample_weight, average=average)[which]
