@@ -197,11 +197,15 @@ def test_missing_data_file(tmp_path):
     assert_one_line_error(proc, "no such file", "nope.csv")
 
 
-def test_non_numeric_column(tmp_path):
-    rows = [[1, "red", 0], [2, "blue", 1], [3, "red", 0]]
+def test_a_text_column_of_identifiers_is_refused(tmp_path):
+    """Issue 14: text columns are one-hot encoded (tests/test_modelfile_csv.py), but one with more
+    distinct values than MAX_CATEGORIES is an identifier, not a category: a clear error."""
+    from feedforward.data.table import MAX_CATEGORIES
+
+    rows = [[i, f"id{i}", i % 2] for i in range(MAX_CATEGORIES + 2)]
     data = write_csv(tmp_path / "d.csv", ["x", "colour", "y"], rows)
-    assert_one_line_error(run("train", "--data", data, "--out", tmp_path), "column 'colour' is not numeric",
-                          "line 2")
+    assert_one_line_error(run("train", "--data", data, "--out", tmp_path), "column 'colour' has more than",
+                          "distinct text values")
 
 
 def test_unknown_target(tmp_path):
@@ -210,10 +214,11 @@ def test_unknown_target(tmp_path):
                           "no column named 'label'")
 
 
-def test_missing_value(tmp_path):
-    data = write_csv(tmp_path / "d.csv", ["x", "z", "y"], [[1, 2, 0], [2, "", 1], [3, 1, 0]])
+def test_missing_target_value(tmp_path):
+    """Issue 14: a missing feature cell is filled (tests/test_modelfile_csv.py); a missing target is not."""
+    data = write_csv(tmp_path / "d.csv", ["x", "z", "y"], [[1, 2, 0], [2, "", 1], [3, 1, ""]])
     assert_one_line_error(run("train", "--data", data, "--out", tmp_path),
-                          "missing value in column 'z' at line 3")
+                          "missing target value in column 'y' at line 4")
 
 
 def test_incompatible_model_files(tmp_path, trained):
@@ -248,6 +253,20 @@ def test_bare_ff_save_file_is_refused_for_prediction(tmp_path):
     data = write_csv(tmp_path / "d.csv", ["a", "b", "c"], [[1, 2, 3]])
     assert_one_line_error(run("predict", path, data), "without the record of its training data")
     assert run("summary", path).returncode == 0  # the layers can still be shown
+
+
+def test_predict_reads_stdin_and_writes_stdout_for_a_dash(trained, tmp_path):
+    """``predict MODEL -`` reads the CSV from standard input, ``--output -`` writes to standard
+    output: the same table as from the file (issue 14)."""
+    d, data, out, proc = trained
+    rows = _flowers(20, seed=6)
+    new = write_csv(tmp_path / "new.csv", ["length", "width", "noise", "scale"], [r[:4] for r in rows])
+    from_file = run("predict", out / "model.safetensors", new, "--proba")
+    piped = subprocess.run([sys.executable, "-m", "feedforward", "predict", str(out / "model.safetensors"), "-",
+                            "--proba", "--output", "-"], input=new.read_text(), capture_output=True, text=True,
+                           timeout=300)
+    assert from_file.returncode == 0 and piped.returncode == 0, piped.stderr
+    assert piped.stdout == from_file.stdout and len(piped.stdout.splitlines()) == 21
 
 
 def test_prediction_input_lacking_a_feature(tmp_path, trained):

@@ -161,7 +161,7 @@ def test_values_beyond_float32_are_refused_naming_row_and_column(trained, tmp_pa
     model = d / "clf" / "model.safetensors"
     rows = [[0.5, 0.1], [1e39, 0.2]]
     new = write_csv(tmp_path / "new.csv", ["x", "noise"], rows)
-    assert_refused(cli(capsys, "predict", model, new), "column 'x' has the value '1e+39' at line 3",
+    assert_refused(cli(capsys, "predict", model, new), "line 3: column 'x' has the value '1e+39'",
                    "beyond the float32 range")
     # Finite in float32, but (x - mean) / scale is not: named by its line too.
     new = write_csv(tmp_path / "new.csv", ["x", "noise"], [[0.5, 0.1], [0.4, 0.2], [-3e38, 0.2]])

@@ -54,6 +54,7 @@ def _resume_net():
 def test_resume_equals_uninterrupted_run(tmp_path, options):
     options = dict(options)
     X, y = _resume_problem()
+    options.setdefault("optimizer", "sgd")
     options.setdefault("lr", 0.05)
     options.setdefault("rng", 11)
     fit_kwargs = {k: options.pop(k) for k in ("validation_fraction", "sample_weight") if k in options}
@@ -89,13 +90,14 @@ def test_resume_without_seed_continues_the_generator(tmp_path):
     X, y = _resume_problem()
     path = tmp_path / "ck.safetensors"
     net_a = _resume_net()
-    ff.fit(net_a, X, y, max_epochs=3, checkpoint_path=path, lr=0.05, batch_size=8)  # rng=None: OS entropy
+    ff.fit(net_a, X, y, optimizer="sgd",
+           max_epochs=3, checkpoint_path=path, lr=0.05, batch_size=8)  # rng=None: OS entropy
     ck = ffio.load_checkpoint(path)
     # Two resumes from the same checkpoint are identical: the generator state was saved.
     nets = []
     for _ in range(2):
         net = _resume_net()
-        ff.fit(net, X, y, max_epochs=5, resume_from=path, lr=0.05, batch_size=8)
+        ff.fit(net, X, y, optimizer="sgd", max_epochs=5, resume_from=path, lr=0.05, batch_size=8)
         nets.append(net)
     for p, q in zip(*(n.parameters() for n in nets)):
         np.testing.assert_array_equal(p.data, q.data)
@@ -117,7 +119,7 @@ def test_checkpoint_contents_and_mismatched_resume(tmp_path):
         np.testing.assert_array_equal(p.data, a)
     assert type(ck["model"]) is ff.nn.MLP  # rebuilt from the architecture
     with pytest.raises(ValueError, match="different training set"):
-        ff.fit(_resume_net(), X[:-1], y[:-1], max_epochs=3, resume_from=path, optimizer="adam", rng=0)
+        ff.fit(_resume_net(), X[:-1], y[:-1], max_epochs=3, resume_from=path, optimizer="adam", lr=0.01, rng=0)
     with pytest.raises(ValueError, match="is for Adam"):
         ff.fit(_resume_net(), X, y, max_epochs=3, resume_from=path, optimizer="sgd", rng=0)
     with pytest.raises(ValueError, match="shape"):
@@ -128,6 +130,7 @@ def test_checkpoint_contents_and_mismatched_resume(tmp_path):
             max_epochs=3,
             resume_from=path,
             optimizer="adam",
+            lr=0.01,
             rng=0,
         )
     with pytest.raises(ValueError, match="expected 'feedforward.checkpoint'"):

@@ -6,13 +6,16 @@ Each takes the parsed options and returns the exit status; a user error is a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +29,23 @@ def _say(*args):
     print(*args, file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """The data's warnings (a category training never saw) as one line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        _say(f"feedforward: warning: {message}")
+
+
 # ------------------------------------------------------------------- data
 def _is_csv_path(spec: str) -> bool:
     return spec.lower().endswith((".csv", ".txt", ".tsv")) or os.sep in spec or Path(spec).is_file()
 
 
 def _load_data(spec: str, target=None, task="auto"):
-    """``(dataset, source)`` from a bundled name or a CSV path the user named."""
+    """``(dataset, source)`` from a bundled name or a CSV path the user named (numbers only)."""
     from .. import data
 
     if _is_csv_path(spec):
@@ -40,6 +53,18 @@ def _load_data(spec: str, target=None, task="auto"):
     if target is not None:
         raise CLIError(f"--target applies to CSV files only; {spec!r} is a bundled data set")
     return data.load_dataset(spec), bundled_name(spec) or spec
+
+
+def _load_table(spec: str, target=None, task="auto"):
+    """``(dataset of codes, source, column specs)``: a CSV file may have text categories and empty cells."""
+    from ..data.table import load_csv_table
+    from ..io.pipeline import Pipeline
+
+    if _is_csv_path(spec):
+        ds, columns = load_csv_table(spec, target=target, task=task)
+        return ds, str(Path(spec).resolve()), columns
+    ds, source = _load_data(spec, target, task)
+    return ds, source, Pipeline.numeric(ds.feature_names)
 
 
 def _split(ds, test_size: float, seed: int):
@@ -63,9 +88,9 @@ def _output_for(ds) -> tuple:
 
 
 def _check_features(record, X, source):
-    d = len(record["feature_names"])
+    names = record["pipeline"].column_names
+    d = len(names)
     if X.shape[1] != d:
-        names = record["feature_names"]
         raise CLIError(f"{source} has {X.shape[1]} features, but the model expects {d} "
                        f"({', '.join(names[:6])}{', ...' if d > 6 else ''})")
 
@@ -111,23 +136,33 @@ def _target_scale(y_tr) -> tuple:
 def train(args) -> int:
     """``feedforward train``; under ``mpiexec -n K`` (K > 1) data-parallel (:func:`_train_on_ranks`)."""
     from ..data import Standardizer
+    from ..data.table import fit_fill_values
     from ..distributed import world
 
     comm = world()
     if comm is not None:
         return _train_on_ranks(args, comm)
-    ds, source = _load_data(args.data, args.target, args.task)
+    ds, source, columns = _load_table(args.data, args.target, args.task)
     X_tr, y_tr, X_te, y_te = _split(ds, args.test_size, args.seed)
     out = Path(args.out)
     _writable_folder(out)
-    scaler = Standardizer().fit(X_tr)
+    # Fill values and the scaling come from the training rows only; the test rows stay raw codes.
+    columns = fit_fill_values(columns, X_tr)
+    E_tr = columns.expand(X_tr)
+    scaler = Standardizer().fit(E_tr)
     y_mean, y_scale = _target_scale(y_tr) if ds.task == "regression" else (0.0, 1.0)
-    return _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm=None)
+    return _run(args, ds, source, E_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm=None,
+                columns=columns)
 
 
-def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm) -> int:
-    """Build, train, test and write: the same in one process and on K ranks (rank 0 speaks and writes)."""
+def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out, comm, columns=None) -> int:
+    """Build, train, test and write: the same in one process and on K ranks (rank 0 speaks and writes).
+
+    ``X_tr`` holds the encoded training inputs, ``X_te`` the raw test codes; ``columns`` the
+    pipeline of the raw columns (numeric ones when None).
+    """
     import feedforward as ff
+    from ..io.pipeline import Pipeline
 
     root = comm is None or comm.is_root
     say = _say if root else (lambda *a: None)
@@ -138,9 +173,11 @@ def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out,
         t_tr = ((y_tr - y_mean) / y_scale).astype(np.float32)
     n_train, n_test = (len(X_tr), len(X_te)) if comm is None else map(int, comm.sum([len(X_tr), len(X_te)]))
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 0.05)
-    sizes = [ds.X.shape[1], *args.layers, n_out]
+    sizes = [X_tr.shape[1], *args.layers, n_out]
     model = ff.nn.MLP(sizes, activation=args.activation, output=output, rng=args.seed)
     what = f"{ds.name} ({n_train} training, {n_test} test examples, {ds.X.shape[1]} features"
+    if X_tr.shape[1] != ds.X.shape[1]:
+        what += f" encoded as {X_tr.shape[1]} inputs"
     what += f", {ds.n_classes} classes)" if ds.task == "classification" else ", regression)"
     ranks = "" if comm is None else f" on {comm.size} MPI ranks (data-parallel)"
     say(f"training an MLP {' -> '.join(map(str, sizes))} ({args.activation}, {output} output, "
@@ -152,22 +189,31 @@ def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out,
         options["momentum"] = args.momentum
     if args.early_stopping:
         options.update(validation_fraction=0.1, early_stopping=True, patience=args.patience)
+    if args.grad_tol is not None:  # the lecture's theta-stop: it asks for ||grad J(w)|| every epoch
+        options["grad_tol"] = args.grad_tol
     start = time.perf_counter()
     history = ff.fit(model, Z_tr, t_tr, **options)
     seconds = time.perf_counter() - start
 
+    columns = columns or Pipeline("regression", Pipeline.numeric(ds.feature_names))
+    pipeline = Pipeline(ds.task, columns.columns, named=True, x_mean=scaler.mean_.tolist(),
+                        x_scale=scaler.scale_.tolist(),
+                        classes=list(ds.target_names) if ds.task == "classification" else None,
+                        target=ds.target, y_mean=y_mean, y_scale=y_scale)
     record = {
         "format": FORMAT, "task": ds.task, "data": source, "data_name": ds.name,
-        "feature_names": list(ds.feature_names), "target": ds.target, "target_names": list(ds.target_names),
+        "feature_names": pipeline.input_names(), "target": ds.target, "target_names": list(ds.target_names),
         "x_mean": scaler.mean_.tolist(), "x_scale": scaler.scale_.tolist(),
         "y_mean": y_mean, "y_scale": y_scale,
         "seed": args.seed, "test_size": args.test_size, "official_test_set": ds.X_test is not None,
         "layers": list(args.layers), "activation": args.activation, "output": output,
         "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule, "mode": args.mode,
-        "batch_size": args.batch_size,
+        "batch_size": args.batch_size, "grad_tol": args.grad_tol,
         "epochs_run": history.epochs, "stop_reason": history.stop_reason, "train_seconds": round(seconds, 2),
     }
+    record["pipeline"] = pipeline
     pred, _ = predict_rows(model, record, X_te, source=f"{ds.name} test set")
+    del record["pipeline"]
     if comm is not None:  # every rank predicted its test rows; rank 0 scores them all
         parts = comm.allgather((y_te, pred), "the test predictions")
         y_te, pred = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
@@ -179,7 +225,9 @@ def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out,
     print(_format_metrics(metrics, "test"))
 
     model_path = out / "model.safetensors"
-    ff.save(model, model_path, metadata={META_KEY: json.dumps(record)})
+    # One file: the network, the pipeline section (what predicts from raw rows, read by
+    # ff.load and the estimators too) and the training record (what `summary` shows).
+    ff.save(model, model_path, metadata={META_KEY: json.dumps(record)}, pipeline=pipeline)
     written = [model_path]
     summary = {"data": source, "test": metrics, "train_seconds": round(seconds, 2), "epochs": history.epochs,
                "stop_reason": history.stop_reason, "history": history.to_dict()["records"]}
@@ -268,6 +316,8 @@ def _standardizer(X, comm):
 # --------------------------------------------------------------- evaluate
 def _same_source(record, source) -> bool:
     recorded = record["data"]
+    if recorded is None:  # an estimator's file: the training data is not recorded
+        return False
     return (bundled_name(recorded) or recorded) == (bundled_name(source) or source)
 
 
@@ -276,6 +326,8 @@ def _evaluation_data(args, record):
     from .. import data
 
     if args.data is None:
+        if record["data"] is None:
+            raise CLIError(f"{args.model} does not record its training data: name the data with --data")
         name = bundled_name(record["data"])
         if name is None:
             raise CLIError(f"{args.model} was trained on a file, not a bundled data set: name the data with "
@@ -285,7 +337,9 @@ def _evaluation_data(args, record):
         return data.load_dataset(name), name, name
     if _is_csv_path(args.data):
         target = args.target if args.target is not None else record["target"]
-        ds = data.load_csv(args.data, target=target, task=record["task"])
+        from ..data.table import load_csv_with
+
+        ds = load_csv_with(args.data, record["pipeline"], target=target, task=record["task"])
         return ds, str(Path(args.data).resolve()), args.data
     ds, source = _load_data(args.data, args.target)
     return ds, source, args.data
@@ -293,7 +347,8 @@ def _evaluation_data(args, record):
 
 def evaluate(args) -> int:
     model, record = load_bundle(args.model)
-    ds, source, spec = _evaluation_data(args, record)
+    with _warnings_as_lines():
+        ds, source, spec = _evaluation_data(args, record)
     if ds.task != record["task"]:
         raise CLIError(f"the model does {record['task']} but {spec} is a {ds.task} data set")
     _check_features(record, ds.X, spec)
@@ -346,10 +401,11 @@ def export(args) -> int:
 
 # ---------------------------------------------------------------- predict
 def predict(args) -> int:
-    from ..data import load_features_csv
+    from ..data.table import read_features_table
 
     model, record = load_bundle(args.model)
-    X, lines = load_features_csv(args.input, record["feature_names"])
+    with _stdin_file(args.input) as source, _warnings_as_lines():
+        X, lines = read_features_table(source, record["pipeline"])
     _check_features(record, X, args.input)
     if args.proba and record["task"] != "classification":
         raise CLIError("--proba applies to classification models; this one does regression")
@@ -363,15 +419,30 @@ def predict(args) -> int:
             rows = [r + [f"{p:.6g}" for p in ps] for r, ps in zip(rows, proba)]
     else:
         rows = [[f"{v:.6g}"] for v in pred]
-    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    to_stdout = args.output in (None, "-")
+    stream = sys.stdout if to_stdout else open(args.output, "w", newline="")
     try:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
     finally:
-        if args.output:
+        if not to_stdout:
             stream.close()
     return 0
+
+
+@contextlib.contextmanager
+def _stdin_file(path):
+    """``-`` is standard input: streamed into a temporary file, so the CSV reader's checks and
+    bounded reads apply to it as to any file."""
+    if path != "-":
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        name = os.path.join(tmp, "stdin.csv")
+        with open(name, "wb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+        yield name
 
 
 # ---------------------------------------------------------------- summary
@@ -383,17 +454,31 @@ def summary(args) -> int:
     if record is None:
         print("(no training record: not written by 'feedforward train')")
         return 0
-    print(f"task: {record['task']}   data: {record['data']}   target: {record['target']}")
+    pipe = record["pipeline"]
+    print(f"task: {record['task']}   data: {record['data'] or '(not recorded)'}   target: {record['target']}")
     if record["task"] == "classification":
         print(f"classes ({len(record['target_names'])}): {', '.join(record['target_names'])}")
-    print(f"features: {len(record['feature_names'])}   hidden units: {record['activation']}   "
-          f"output unit: {record['output']}")
+    cats = [c for c in pipe.columns if c["kind"] == "categorical"]
+    filled = [c["name"] for c in pipe.columns if c["fill"] is not None]
+    print(f"features: {len(pipe.columns)}" + (f" ({len(cats)} categorical, one-hot: {pipe.n_inputs} inputs)"
+                                              if cats else "")
+          + ("   missing cells filled (mean / most frequent)" if filled else ""))
+    if record.get("format") is None:  # an estimator's or ff.save's file: no CLI training record
+        print(f"output unit: {record['output']}   (written by {_writer(record.get('training'))})")
+        return 0
+    print(f"hidden units: {record['activation']}   output unit: {record['output']}")
     print(f"trained: {record['optimizer']} lr={record['lr']:g} ({record['schedule']} schedule), "
           f"{record['mode']}, {record['epochs_run']} epochs (stopped: {record['stop_reason']}), "
           f"{record['train_seconds']} s")
     if record["test_metrics"] is not None:
         print(_format_metrics(record["test_metrics"], "test"))
     return 0
+
+
+def _writer(training) -> str:
+    if isinstance(training, dict) and isinstance(training.get("estimator"), str):
+        return f"{training['estimator']}.save()"
+    return "ff.save"
 
 
 def datasets(args) -> int:

@@ -1,5 +1,10 @@
 """The training record inside a model file written by ``feedforward train``, and predictions from it.
 
+Any of the three writers' files is read (:func:`load_bundle`): ``feedforward
+train``'s carries this record and the pipeline section
+(:class:`feedforward.io.Pipeline`: categories, fill values, scaling); an
+estimator's ``save()`` and ``ff.save(..., pipeline=...)`` carry the pipeline only.
+
 ``feedforward train`` stores, next to the network, what is needed to use it
 on raw data: the feature names and their standardisation, the task, the
 classes, the target's scale, the split. A model file is untrusted input, so
@@ -178,7 +183,14 @@ def _check_against_network(record, model) -> None:
 
 # ------------------------------------------------------------------ loading
 def load_bundle(spec: str, *, need_record: bool = True):
-    """``(model, record)`` from a model file; record is None for a bare ``ff.save`` file."""
+    """``(model, record)`` from any model file: ``feedforward train``'s, an estimator's, ``ff.save``'s.
+
+    ``record["pipeline"]`` is the file's :class:`~feedforward.io.Pipeline` (for a file
+    written before the pipeline section, one made from the training record). A file
+    with a pipeline but no training record (an estimator's ``save``) gets a record of
+    what the pipeline says. Record is None for a bare ``ff.save`` file (an error
+    unless ``need_record=False``).
+    """
     import feedforward as ff
 
     path = Path(spec)
@@ -192,30 +204,70 @@ def load_bundle(spec: str, *, need_record: bool = True):
         raise CLIError(f"no such model file: {spec}") from None
     except ValueError as exc:
         raise CLIError(f"{spec} is not a compatible feedforward model file: {exc}") from None
-    if META_KEY not in meta:
-        if need_record:
-            raise CLIError(f"{spec} is a model file without the record of its training data (feature "
-                           "scaling, classes, target); use a model written by 'feedforward train'")
+    pipe = getattr(model, "pipeline", None)
+    if META_KEY in meta:
+        try:
+            record = json.loads(meta[META_KEY])
+        except ValueError:
+            raise CLIError(f"{spec}: the training record is not valid JSON") from None
+        record = check_record(record, model, os.fspath(spec))
+        if pipe is None:
+            pipe = _pipeline_of(record)
+        elif pipe.input_names() != record["feature_names"] or pipe.task != record["task"] or (
+                pipe.task == "classification" and [str(c) for c in pipe.classes] != record["target_names"]):
+            raise CLIError(f"{spec}: the pipeline and the training record disagree on the features or classes")
+    elif pipe is not None:
+        record = _record_of(pipe, model, os.fspath(spec))
+    elif need_record:
+        raise CLIError(f"{spec} is a model file without the record of its training data (feature "
+                       "scaling, classes, target); use a model written by 'feedforward train', an "
+                       "estimator's save(), or ff.save(..., pipeline=...)")
+    else:
         return model, None
-    try:
-        record = json.loads(meta[META_KEY])
-    except ValueError:
-        raise CLIError(f"{spec}: the training record is not valid JSON") from None
-    return model, check_record(record, model, os.fspath(spec))
+    record["pipeline"] = pipe
+    return model, record
+
+
+def _pipeline_of(record):
+    """The pipeline of a file that has only the training record (numeric columns, no fill)."""
+    from ..io.pipeline import Pipeline
+
+    classification = record["task"] == "classification"
+    return Pipeline(record["task"], Pipeline.numeric(record["feature_names"]), named=True,
+                    x_mean=record["x_mean"], x_scale=record["x_scale"],
+                    classes=record["target_names"] if classification else None, target=record["target"],
+                    y_mean=record["y_mean"], y_scale=record["y_scale"])
+
+
+def _record_of(pipe, model, where):
+    """What the commands read, from a pipeline without a training record (an estimator's file)."""
+    n_out = [m for m in model.modules() if type(m).__name__ == "Linear"][-1].out_features
+    if pipe.multilabel or (pipe.task == "regression" and n_out != 1):
+        raise CLIError(f"{where}: the command line predicts one target; this model predicts {n_out}")
+    classification = pipe.task == "classification"
+    names = [str(c) for c in pipe.classes] if classification else [pipe.target]
+    if len(set(names)) != len(names):
+        raise CLIError(f"{where}: the class labels {pipe.classes} are not distinct as text")
+    output = getattr(model, "output", None)
+    return {"format": None, "task": pipe.task, "data": None, "data_name": None,
+            "feature_names": pipe.input_names(), "target": pipe.target, "target_names": names,
+            "x_mean": pipe.x_mean or [0.0] * pipe.n_inputs, "x_scale": pipe.x_scale or [1.0] * pipe.n_inputs,
+            "y_mean": pipe.y_mean, "y_scale": pipe.y_scale, "output": "gaussian" if output is None else output.name,
+            "test_metrics": None, "training": pipe.record}
 
 
 # --------------------------------------------------------------- prediction
-def _standardize(record, X, source, lines):
-    """``(X - mean) / scale`` in float32, refusing any value that leaves float32's range."""
+def _standardize(record, E, source, lines):
+    """``(E - mean) / scale`` in float32, refusing any value that leaves float32's range."""
     from ..data import Standardizer
 
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        Z = Standardizer(record["x_mean"], record["x_scale"]).transform(X, dtype=np.float64)
+        Z = Standardizer(record["x_mean"], record["x_scale"]).transform(E, dtype=np.float64)
     bad = ~(np.abs(Z) <= _FLOAT32_MAX)  # NaN is bad too
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise CLIError(f"{source}: {_row(r, lines)}, column {record['feature_names'][c]!r}: the value "
-                       f"{float(X[r, c]):g} is {Z[r, c]:.3g} training standard deviations from the mean, beyond the "
+                       f"{float(E[r, c]):g} is {Z[r, c]:.3g} training standard deviations from the mean, beyond the "
                        "float32 range the network computes in")
     return Z.astype(np.float32)
 
@@ -227,17 +279,25 @@ def _row(r: int, lines) -> str:
 def predict(model, record, X, *, source: str = "the input", lines=None):
     """``(labels or values in the original units, class probabilities or None)`` for raw rows ``X``.
 
-    The output unit turns the network's output into probabilities and labels.
-    A row the network cannot handle (an input beyond float32 after scaling, an
-    output that is not finite) is a ``CLIError`` naming it (and its file line).
+    ``X`` holds the raw columns' codes (:meth:`feedforward.io.Pipeline.codes`;
+    numbers for numeric columns); the pipeline fills missing cells and one-hot
+    encodes categories, the record's scaling standardises, the output unit turns
+    the network's output into probabilities and labels. A row the network cannot
+    handle (an input beyond float32 after scaling, an output that is not finite)
+    is a ``CLIError`` naming it (and its file line).
     """
     from ..autograd import no_grad
     from ..nn.module import eval_mode
 
-    Z = _standardize(record, np.asarray(X), source, lines)
+    pipe = record.get("pipeline") or _pipeline_of(record)
+    try:
+        E = pipe.expand(np.asarray(X, dtype=np.float64))
+    except ValueError as exc:
+        raise CLIError(f"{source}: {exc}") from None
+    Z = _standardize(record, E, source, lines)
     # Overflow inside the network is reported below, per row, not as NumPy warnings.
     with no_grad(), eval_mode(model), np.errstate(over="ignore", invalid="ignore"):
-        z = np.asarray(model(Z).data)
+        z = np.asarray(model(Z.astype(next(iter(model.parameters())).dtype)).data)
     _check_finite_rows(z, source, lines)
     unit = model.output
     if record["task"] == "regression":

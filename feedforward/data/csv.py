@@ -15,6 +15,9 @@ command line can print them as one clear sentence.
   whole numbers with at most ``max_classes`` distinct values, is
   classification; anything else is regression.
 
+The command line reads through :mod:`.table`, which also takes text feature
+columns (categories) and empty cells, for the model file's pipeline.
+
 The file is read as a stream (only regular files: not a device such as
 ``/dev/zero``, not a named pipe), row by row, and features are converted to
 numbers as they come, so a large file is never held as text; a line longer

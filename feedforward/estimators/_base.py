@@ -47,6 +47,7 @@ from ..training import Trainer
 from ..training.batching import MODES
 from ..training.stopping import SklearnStopping
 from ._data import as_dtype, column_to_1d, hidden_sizes, inputs_hint, max_abs, warn_if_huge
+from ._modelfile import ModelFileMixin
 
 @contextlib.contextmanager
 def _alone(what):
@@ -64,7 +65,7 @@ _STOP_MESSAGES = {
 }
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(ModelFileMixin, BaseEstimator):
     """Shared fitting machinery of :class:`MLPClassifier` and :class:`MLPRegressor` (see their docs).
 
     A subclass sets ``_task`` and ``_metric`` (early stopping's score) and defines
@@ -146,6 +147,10 @@ class BaseMLP(BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        if not first and getattr(self, "pipeline_", None) is not None and not self.pipeline_.is_identity:
+            raise ValueError(f"{type(self).__name__} was loaded from a model file whose inputs are encoded "
+                             "(scaling, categories or fill values): predict with it, or fit a new estimator "
+                             "(warm_start=False)")
         # With comm, each rank checks its shard and an error on one is raised on all (no rank
         # goes on alone into the collectives that follow).
         agreed = comm.agree if comm is not None else _alone
@@ -177,6 +182,7 @@ class BaseMLP(BaseEstimator):
 
         rs = check_random_state(self.random_state)
         if first:
+            self.pipeline_ = None  # a fit on raw inputs: nothing to encode
             self.model_ = MLP([X.shape[1], *sizes, self._n_outputs_for(Y)], activation=self.activation,
                               output=self.output_, rng=rs.randint(_SEED), dtype=dtype)
             self.n_layers_ = len(sizes) + 2
@@ -309,8 +315,13 @@ class BaseMLP(BaseEstimator):
         logits are checked, so an overflow inside the network is an error, not class 0.
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        X = as_dtype(X, self.coefs_[0].dtype, "X")
+        pipe = getattr(self, "pipeline_", None)
+        if pipe is not None and not pipe.is_identity:
+            # Loaded from a file with preprocessing (feedforward train's): raw rows, text included.
+            X = pipe.transform(X, self.coefs_[0].dtype)
+        else:
+            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+            X = as_dtype(X, self.coefs_[0].dtype, "X")
         model, unit = self.model_, self.model_.output
         parts = []
         # An overflow is reported below as one clear error, not as NumPy's RuntimeWarning first.
@@ -326,7 +337,10 @@ class BaseMLP(BaseEstimator):
                         f"scale the inputs{wider}"
                     )
                 parts.append(np.asarray(getattr(unit, what)(z)))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if pipe is not None and self._task == "regression" and (pipe.y_scale, pipe.y_mean) != (1.0, 0.0):
+            out = (out * pipe.y_scale + pipe.y_mean).astype(out.dtype)
+        return out
 
     @property
     def coefs_(self) -> list:

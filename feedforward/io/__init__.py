@@ -11,6 +11,10 @@ predictions are bit-identical.
 - :mod:`.container`: the safetensors layout, header first, checksum.
 - :mod:`.schema`: the architecture JSON, checked before anything is built.
 - :mod:`.model`: ``save`` / ``load`` / ``architecture`` / ``build``.
+- :mod:`.pipeline`: the optional section that makes it one model file for
+  ``ff.save``, the estimators and the command line: preprocessing (scaling,
+  one-hot categories, missing-value fill), feature and class names, the
+  training record (issue 14).
 - :mod:`.legacy`: files of format version 1 (before the unit registry).
 - :mod:`.checkpoint`: ``save_checkpoint`` / ``load_checkpoint`` and the
   helpers a resumed run uses.
@@ -23,11 +27,14 @@ from .._rng import rng_from_json, rng_state_to_json
 from .checkpoint import load_checkpoint, load_params_into, restore_model_rngs, save_checkpoint
 from .container import MAX_HEADER_BYTES
 from .files import atomic_write_bytes, open_regular
-from .model import architecture, build, load, read_metadata, save
+from .model import architecture, build, load, load_pipeline, read_metadata, save
+from .pipeline import Pipeline
 
 __all__ = [
     "save",
     "load",
+    "load_pipeline",
+    "Pipeline",
     "read_metadata",
     "architecture",
     "build",

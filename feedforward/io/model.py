@@ -31,9 +31,11 @@ from ..nn.module import Module, Sequential
 from ..nn.output import OUTPUTS, OutputUnit
 from .container import read_container, write_container
 from .legacy import upgrade_v1
+from .pipeline import Pipeline
 from .schema import MAX_WIDTH, check_field, check_keys, linear_shapes, validate_spec
 
-__all__ = ["save", "load", "read_metadata", "architecture", "build", "MODEL_FORMAT", "MODEL_VERSION"]
+__all__ = ["save", "load", "load_pipeline", "read_metadata", "architecture", "build", "MODEL_FORMAT",
+           "MODEL_VERSION"]
 
 MODEL_FORMAT = "feedforward.model"
 MODEL_VERSION = 2
@@ -94,7 +96,7 @@ def architecture(model: Module) -> dict:
     }
 
 
-def save(model: Module, path, metadata: dict | None = None) -> None:
+def save(model: Module, path, metadata: dict | None = None, *, pipeline: Pipeline | None = None) -> None:
     """Save an ``MLP`` (or a ``Sequential`` of Linear layers and hidden units) to ``path``, atomically.
 
     Parameters
@@ -107,6 +109,11 @@ def save(model: Module, path, metadata: dict | None = None) -> None:
         Usually ``*.safetensors``.
     metadata : dict of str to str, optional
         Extra strings to store (read back with :func:`read_metadata`).
+    pipeline : Pipeline, optional
+        The preprocessing, task, classes and training record
+        (:class:`~feedforward.io.pipeline.Pipeline`); default: ``model.pipeline``
+        when the model has one (a model read by :func:`load`). Checked against
+        the network before anything is written.
 
     Examples
     --------
@@ -126,6 +133,13 @@ def save(model: Module, path, metadata: dict | None = None) -> None:
         if not np.isfinite(a).all():
             raise ValueError(f"ff.save: parameter {n!r} contains NaN or inf; refusing to save a broken model")
     doc = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "architecture": arch}
+    if pipeline is None:
+        pipeline = getattr(model, "pipeline", None)
+    if pipeline is not None:
+        if not isinstance(pipeline, Pipeline):
+            raise TypeError(f"pipeline must be a feedforward.io.Pipeline, got {type(pipeline).__name__}")
+        pipeline.check_network(model)
+        doc["pipeline"] = pipeline.to_json()
     write_container(path, tensors, doc, metadata)
 
 
@@ -254,16 +268,26 @@ def load(path, *, return_metadata: bool = False):
     """Load a model written by :func:`save`: rebuild it from the JSON, copy the weights in.
 
     Returns the model (an ``MLP`` or ``Sequential``, with ``.output`` when one
-    was saved), or ``(model, metadata)`` with ``return_metadata=True``. Raises
+    was saved, and ``.pipeline``, a checked :class:`~feedforward.io.pipeline.Pipeline`,
+    when the file has one: ``model.pipeline.predict(model, X_raw)``), or
+    ``(model, metadata)`` with ``return_metadata=True``. Raises
     ``ValueError`` naming the problem for any malformed, truncated, corrupted
     or mismatched file, and for a path that is not a regular file; reads no
     more than the file's header accounts for; never executes code from the file.
     """
     tensors, doc, user = read_container(path, MODEL_FORMAT, READABLE_VERSIONS)
     name = os.path.basename(os.fspath(path))
-    check_keys(doc, {"format", "version", "architecture", "sha256"}, {"architecture"}, f"{name}: metadata")
+    check_keys(doc, {"format", "version", "architecture", "sha256", "pipeline"}, {"architecture"},
+               f"{name}: metadata")
     model = rebuild(doc["architecture"], tensors, "", name, doc["version"])
+    if "pipeline" in doc:
+        model.pipeline = Pipeline.from_json(doc["pipeline"], model, f"{name}: pipeline")
     return (model, user) if return_metadata else model
+
+
+def load_pipeline(path) -> Pipeline | None:
+    """The checked pipeline section of a model file (None when it has none)."""
+    return getattr(load(path), "pipeline", None)
 
 
 def read_metadata(path) -> dict:
