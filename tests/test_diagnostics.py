@@ -24,7 +24,7 @@ def test_forced_dead_layer_reports_one():
     X, y = _data()
     net = _mlp("relu")
     net.layers[0].bias.data[:] = -100.0  # z = x W + b < 0 for every example: all 6 units dead
-    h = ff.fit(net, X, y, lr=0.1, max_epochs=2, diagnostics=True, rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.1, max_epochs=2, diagnostics=True, rng=0)
     diag = h.records[-1]["diagnostics"]
     assert diag["dead_fraction"]["layers.1"] == 1.0
     # Dead units pass no gradient: the first layer gets none.
@@ -51,7 +51,7 @@ def test_saturated_squashers(activation):
     X, y = _data()
     net = _mlp(activation)
     net.layers[0].bias.data[:] = 50.0  # pushed far into the flat part
-    h = ff.fit(net, X, y, lr=0.01, max_epochs=1, diagnostics=True, rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.01, max_epochs=1, diagnostics=True, rng=0)
     diag = h.records[-1]["diagnostics"]
     assert diag["saturated_fraction"]["layers.1"] == 1.0
     assert diag["saturation_rate"]["layers.1"] == 1.0
@@ -76,7 +76,7 @@ def test_saturation_rate_matches_a_hand_count():
 def test_layer_grad_norms_add_up_to_the_recorded_grad_norm():
     X, y = _data()
     net = _mlp("elu")
-    h = ff.fit(net, X, y, lr=0.1, max_epochs=2, diagnostics=True, rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.1, max_epochs=2, diagnostics=True, rng=0)
     per_layer = h.records[-1]["diagnostics"]["grad_norm"]
     assert sorted(per_layer) == ["layers.0", "layers.2", "layers.4"]
     total = np.sqrt(sum(v**2 for v in per_layer.values()))
@@ -101,7 +101,7 @@ def test_probe_leaves_no_trace():
 
 def test_diagnostics_off_by_default_and_bad_tolerance():
     X, y = _data()
-    h = ff.fit(_mlp("relu"), X, y, max_epochs=1, rng=0)
+    h = ff.fit(_mlp("relu"), X, y, optimizer="sgd", max_epochs=1, rng=0)
     assert "diagnostics" not in h.records[0]
     with pytest.raises(ValueError, match="saturation_tol"):
         activation_report(_mlp("relu"), X, saturation_tol=1.5)

@@ -121,7 +121,7 @@ def test_one_packed_allreduce_per_update():
     net = ff.nn.MLP([4, 6, 3], output="categorical", rng=0)
     n_params = sum(p.data.size for p in net.parameters())
     counting = Counting()
-    h = ff.fit(net, X, y, mode="minibatch", batch_size=10, max_epochs=1, comm=counting, rng=0,
+    h = ff.fit(net, X, y, optimizer="sgd", mode="minibatch", batch_size=10, max_epochs=1, comm=counting, rng=0,
                train_eval="loss")
     packed = [s for s in counting.sizes if s >= n_params]
     assert h["n_updates"] == [4]
@@ -134,7 +134,7 @@ def test_comm_on_one_rank_gives_the_result_of_comm_none():
     w = np.random.default_rng(1).uniform(0, 1, 60)
     for opts in (dict(mode="batch", momentum=0.9), dict(mode="minibatch", batch_size=8, optimizer="adam"),
                  dict(mode="stochastic", max_epochs=2)):
-        opts = {"max_epochs": 6, "lr": 0.05, "rng": 2, "validation_fraction": 0.2, **opts}
+        opts = {"optimizer": "sgd", "max_epochs": 6, "lr": 0.05, "rng": 2, "validation_fraction": 0.2, **opts}
         a, b = _net(), _net()
         ha = ff.fit(a, X, y, sample_weight=w, comm=MPI.COMM_SELF, **opts)
         hb = ff.fit(b, X, y, sample_weight=w, **opts)
@@ -167,9 +167,9 @@ def test_estimator_fit_takes_comm():
 def test_comm_option_checks():
     X, y = blobs(30)
     with pytest.raises(TypeError, match=r"comm must be an mpi4py communicator .*got str"):
-        ff.fit(_net(), X, y, comm="world")
+        ff.fit(_net(), X, y, optimizer="sgd", comm="world")
     with pytest.raises(ValueError, match="diagnostics=True is not available with comm"):
-        ff.fit(_net(), X, y, comm=MPI.COMM_SELF, diagnostics=True)
+        ff.fit(_net(), X, y, optimizer="sgd", comm=MPI.COMM_SELF, diagnostics=True)
     with pytest.raises(ValueError, match="timeout must be a number of seconds > 0"):
         Communicator(MPI.COMM_SELF, timeout=0)
 
@@ -214,7 +214,7 @@ def test_checkpoints_across_the_two_fingerprints(tmp_path):
     """A run with comm resumes without comm (lin64 checked in one process); a one-process
     checkpoint refuses comm with a message saying why (issue 13: resume on a different K)."""
     X, y = blobs(60)
-    opts = dict(mode="minibatch", batch_size=10, lr=0.05, rng=3)
+    opts = dict(optimizer="sgd", mode="minibatch", batch_size=10, lr=0.05, rng=3)
     ref = _net()
     ff.fit(ref, X, y, max_epochs=6, **opts)
     ff.fit(_net(), X, y, max_epochs=3, checkpoint_path=tmp_path / "a.ckpt", comm=MPI.COMM_SELF, **opts)

@@ -50,8 +50,8 @@ def test_fit_accepts_the_lecture_option_and_rejects_bad_values():
     seen = []
     cb = ff.training.LambdaCallback(on_batch_end=lambda t, b, logs: seen.append(tuple(sorted(logs["indices"]))))
     net = ff.nn.MLP([3, 4, 2], output="categorical", rng=0)
-    ff.fit(net, X, y, batch_size=16, max_epochs=3, shuffle="batches", callbacks=[cb], rng=0)
+    ff.fit(net, X, y, optimizer="sgd", batch_size=16, max_epochs=3, shuffle="batches", callbacks=[cb], rng=0)
     per_epoch = [sorted(seen[i:i + 4]) for i in range(0, 12, 4)]
     assert per_epoch[0] == per_epoch[1] == per_epoch[2]
     with pytest.raises(ValueError, match="shuffle"):
-        ff.fit(net, X, y, shuffle="sometimes", max_epochs=1)
+        ff.fit(net, X, y, optimizer="sgd", shuffle="sometimes", max_epochs=1)

@@ -70,7 +70,7 @@ def test_update_recorder_reads_the_whole_training_set_every_k_updates():
     net = ff.nn.MLP([4, 8, 2], output="categorical", rng=0)
     rec = sgd_modes.UpdateRecorder(X, y, every=5)
     rec.begin(net)
-    ff.fit(net, X, y, batch_size=10, max_epochs=2, callbacks=[rec], rng=0)
+    ff.fit(net, X, y, optimizer="sgd", batch_size=10, max_epochs=2, callbacks=[rec], rng=0)
     assert rec.updates == [0, 5, 10, 15, 20] and len(rec.losses) == 5
     assert all(b >= a for a, b in zip(rec.times, rec.times[1:]))
     assert rec.losses[-1] == pytest.approx(rec.J(net))

@@ -72,7 +72,7 @@ def test_a_regression_metric_on_a_classifier_fails_before_training():
     net = _net()
     before = [p.data.copy() for p in net.parameters()]
     with pytest.raises(ValueError, match="metric 'r2' is for regression"):
-        ff.fit(net, X, y, metrics=["accuracy", "r2"], max_epochs=1, rng=0)
+        ff.fit(net, X, y, optimizer="sgd", metrics=["accuracy", "r2"], max_epochs=1, rng=0)
     assert all(np.array_equal(a, p.data) for a, p in zip(before, net.parameters()))
 
 
@@ -80,7 +80,8 @@ def test_label_metrics_are_recorded_as_sklearn_computes_them():
     X, y = blobs()
     net = _net()
     names = ["f1_macro", "balanced_accuracy", "precision_weighted", "recall_macro"]
-    h = ff.fit(net, X, y, lr=0.05, max_epochs=3, metrics=names, validation_data=(X[:40], y[:40]), rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd",
+               lr=0.05, max_epochs=3, metrics=names, validation_data=(X[:40], y[:40]), rng=0)
     pred = net.predict(X)
     assert h["train_metric"][-1] == h["train_f1_macro"][-1]
     assert h["train_f1_macro"][-1] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0))
@@ -95,7 +96,7 @@ def test_probability_metrics_and_callables_are_recorded():
     f(y_true, y_pred) is a metric under its own name (needs evaluation.py to pass the mean)."""
     X, y = blobs()
     net = _net()
-    h = ff.fit(net, X, y, lr=0.05, max_epochs=3, rng=0,
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.05, max_epochs=3, rng=0,
                metrics=["log_loss", "roc_auc_ovr", "top_k_accuracy", skm.matthews_corrcoef])
     proba, pred = net.predict_proba(X), net.predict(X)
     assert h["train_metric"][-1] == h["train_log_loss"][-1]
@@ -109,7 +110,8 @@ def test_probability_metrics_and_callables_are_recorded():
 def test_early_stopping_reads_a_loss_metric_as_lower_is_better():
     """monitor='val_metric' with log_loss: the best epoch is the one with the smallest value."""
     X, y = blobs()
-    h = ff.fit(_net(), X, y, lr=0.05, max_epochs=8, metrics="log_loss", validation_data=(X[:40], y[:40]),
+    h = ff.fit(_net(), X, y, optimizer="sgd",
+                    lr=0.05, max_epochs=8, metrics="log_loss", validation_data=(X[:40], y[:40]),
                monitor="val_metric", early_stopping=True, patience=8, rng=0)
     values = h["val_log_loss"]
     assert h.best_epoch == int(np.argmin(values)) + 1
@@ -121,7 +123,7 @@ def test_bernoulli_probability_metrics_read_sigmoid_z():
     X = r.standard_normal((80, 3)).astype(np.float32)
     y = (X[:, 0] + 0.5 * r.standard_normal(80) > 0).astype(int)
     net = ff.nn.MLP([3, 8, 1], output="bernoulli", rng=0)
-    h = ff.fit(net, X, y, max_epochs=3, lr=0.1, metrics=["roc_auc", "log_loss", "f1"], rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd", max_epochs=3, lr=0.1, metrics=["roc_auc", "log_loss", "f1"], rng=0)
     p = net.predict_proba(X)[:, 0]
     assert h["train_roc_auc"][-1] == pytest.approx(skm.roc_auc_score(y, p), rel=1e-12)
     assert h["train_log_loss"][-1] == pytest.approx(skm.log_loss(y, p), rel=1e-6)

@@ -79,8 +79,8 @@ def test_batch_mode_in_chunks_equals_one_pass():
     # The full gradient accumulated over chunks of 7 rows equals the one-pass gradient.
     X, y = _data(n=30)
     a, b = _net(), _net()
-    ff.fit(a, X, y, mode="batch", lr=0.3, max_epochs=3, rng=0)
-    h = ff.fit(b, X, y, mode="batch", lr=0.3, max_epochs=3, rng=0, eval_chunk_size=7)
+    ff.fit(a, X, y, optimizer="sgd", mode="batch", lr=0.3, max_epochs=3, rng=0)
+    h = ff.fit(b, X, y, optimizer="sgd", mode="batch", lr=0.3, max_epochs=3, rng=0, eval_chunk_size=7)
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-13, atol=1e-15)
     assert h["n_updates"] == [1, 1, 1]
@@ -94,7 +94,8 @@ def test_batch_mode_does_not_reuse_a_stale_gradient_after_a_callback_changes_wei
         for p in trainer.params:
             p.data *= 0.5
 
-    ff.fit(net, X, y, mode="batch", lr=0.3, max_epochs=2, callbacks=[LambdaCallback(on_epoch_end=shrink)])
+    ff.fit(net, X, y, optimizer="sgd",
+           mode="batch", lr=0.3, max_epochs=2, callbacks=[LambdaCallback(on_epoch_end=shrink)])
     _replay(ref, X, y, [(0, np.arange(len(X)), 0)], lr=0.3)
     for p in ref.parameters():
         p.data *= 0.5
@@ -135,7 +136,7 @@ def test_minibatch_visits_every_example_once_per_epoch():
     X, y = _data(n=23)
     net, ref = _net(), _net()
     rec = Recorder()
-    h = ff.fit(net, X, y, mode="minibatch", batch_size=5, lr=0.2, max_epochs=3, callbacks=[rec], rng=3)
+    h = ff.fit(net, X, y, optimizer="sgd", mode="minibatch", batch_size=5, lr=0.2, max_epochs=3, callbacks=[rec], rng=3)
     orders = []
     for k in (1, 2, 3):
         batches = [idx for e, idx, _ in rec.updates if e == k]
@@ -155,7 +156,7 @@ def test_batch_loss_mean_is_the_average_of_the_update_losses():
     X, y = _data(n=23)
     losses = []
     cb = LambdaCallback(on_batch_end=lambda t, b, logs: losses.append((logs["loss"], logs["size"])))
-    h = ff.fit(_net(), X, y, batch_size=5, lr=0.2, max_epochs=1, callbacks=[cb], rng=3)
+    h = ff.fit(_net(), X, y, optimizer="sgd", batch_size=5, lr=0.2, max_epochs=1, callbacks=[cb], rng=3)
     expected = sum(v * m for v, m in losses) / 23
     assert h["batch_loss_mean"][0] == pytest.approx(expected, rel=1e-12)
 
@@ -166,7 +167,7 @@ def test_growing_batch_sizes_recorded_as_configured():
     X, y = _data(n=50)
     rec = Recorder()
     sched = GrowingBatch(4, factor=2, every=2, max_size=24)
-    h = ff.fit(_net(), X, y, batch_schedule=sched, lr=0.1, max_epochs=8, callbacks=[rec], rng=0)
+    h = ff.fit(_net(), X, y, optimizer="sgd", batch_schedule=sched, lr=0.1, max_epochs=8, callbacks=[rec], rng=0)
     expected = [4, 4, 8, 8, 16, 16, 24, 24]
     assert h["batch_size"] == expected
     assert h["n_updates"] == [math.ceil(50 / b) for b in expected]
@@ -212,9 +213,9 @@ def test_growing_batch_bad_arguments(kwargs, message):
 def test_batch_schedule_needs_minibatch_mode_and_fitting_start():
     X, y = _data(n=10)
     with pytest.raises(ValueError, match="batch_schedule needs mode='minibatch'"):
-        ff.fit(_net(), X, y, mode="batch", batch_schedule=GrowingBatch(2))
+        ff.fit(_net(), X, y, optimizer="sgd", mode="batch", batch_schedule=GrowingBatch(2))
     with pytest.raises(ValueError, match="batch_schedule starts at 16"):
-        ff.fit(_net(), X, y, batch_schedule=GrowingBatch(16))
+        ff.fit(_net(), X, y, optimizer="sgd", batch_schedule=GrowingBatch(16))
 
 
 # ---------------------------------------------------------- sample weights
@@ -222,9 +223,9 @@ def test_integer_sample_weights_equal_repeated_rows_in_batch_mode():
     X, y = _data(n=12)
     w = np.array([1, 2, 1, 3, 1, 1, 2, 1, 1, 1, 2, 1], dtype=float)
     a, b = _net(), _net()
-    ff.fit(a, X, y, sample_weight=w, mode="batch", lr=0.5, max_epochs=3)
+    ff.fit(a, X, y, optimizer="sgd", sample_weight=w, mode="batch", lr=0.5, max_epochs=3)
     rep = np.repeat(np.arange(12), w.astype(int))
-    ff.fit(b, X[rep], y[rep], mode="batch", lr=0.5, max_epochs=3)
+    ff.fit(b, X[rep], y[rep], optimizer="sgd", mode="batch", lr=0.5, max_epochs=3)
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
 
@@ -234,7 +235,8 @@ def test_zero_weight_batches_are_skipped_in_stochastic_mode():
     w = np.zeros(10)
     w[3] = 1.0
     rec = Recorder()
-    h = ff.fit(_net(), X, y, sample_weight=w, mode="stochastic", lr=0.1, max_epochs=2, callbacks=[rec], rng=0)
+    h = ff.fit(_net(), X, y, optimizer="sgd",
+                    sample_weight=w, mode="stochastic", lr=0.1, max_epochs=2, callbacks=[rec], rng=0)
     assert all(idx[0] == 3 for _, idx, _ in rec.updates)
     assert sum(h["n_updates"]) == len(rec.updates)
 
@@ -244,7 +246,7 @@ def test_batch_mode_partial_fit_on_new_data_uses_the_new_gradient():
     X, y = _data(n=24)
     X2, y2 = _data(n=24, seed=9)
     net, ref = _net(), _net()
-    trainer = ff.Trainer(net, mode="batch", lr=0.3)
+    trainer = ff.Trainer(net, optimizer="sgd", mode="batch", lr=0.3)
     trainer.partial_fit(X, y)
     trainer.partial_fit(X2, y2)
     _replay(ref, X, y, [(0, np.arange(24), 24)], lr=0.3)

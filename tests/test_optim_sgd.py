@@ -66,11 +66,11 @@ def test_frozen_layers_are_left_alone_by_training():
     frozen.bias.requires_grad = False
     before = [frozen.weight.data.copy(), frozen.bias.data.copy()]
     other = net.linears[1].weight.data.copy()
-    ff.fit(net, X, y, lr=0.1, max_epochs=2, batch_size=16, rng=0)
+    ff.fit(net, X, y, optimizer="sgd", lr=0.1, max_epochs=2, batch_size=16, rng=0)
     np.testing.assert_array_equal(frozen.weight.data, before[0])
     np.testing.assert_array_equal(frozen.bias.data, before[1])
     assert not np.array_equal(net.linears[1].weight.data, other)
     for p in net.parameters():
         p.requires_grad = False
     with pytest.raises(ValueError, match="no parameters to train"):
-        ff.Trainer(net)
+        ff.Trainer(net, optimizer="sgd")

@@ -22,7 +22,8 @@ def _net(seed=0):
 def _fit(train_eval, **kw):
     X, y = _blobs()
     net = _net()
-    h = ff.fit(net, X, y, lr=0.05, max_epochs=3, batch_size=16, rng=0, train_eval=train_eval, **kw)
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.05, max_epochs=3, batch_size=16, rng=0, train_eval=train_eval,
+               **kw)
     return net, h
 
 
@@ -40,13 +41,25 @@ def test_train_eval_changes_only_the_record_not_the_training():
     assert hb["grad_norm"] == [None] * 3 and hb["train_loss"] != hl["train_loss"]
 
 
-def test_default_train_eval_records_the_full_gradient_every_epoch():
+def test_default_train_eval_computes_the_whole_set_pass_only_when_asked():
+    """Issue 14 (practitioner defaults; L-SGD-5): the whole-set J(w) and ||grad J(w)|| are computed
+    only for a theta-stop, the diagnostics or an explicit train_eval; by default the record is
+    the minibatch losses' mean, as scikit-learn's loss_curve_."""
     X, y = _blobs()
-    assert ff.Trainer(_net(), max_epochs=1).options.train_eval == "grad"
-    assert ff.Trainer(_net(), max_epochs=1, grad_tol=1e-3).options.train_eval == "grad"
-    assert ff.Trainer(_net(), max_epochs=1, diagnostics=True).options.train_eval == "grad"
-    h = ff.fit(_net(), X, y, lr=0.05, max_epochs=2, batch_size=16, rng=0)
+    assert ff.Trainer(_net(), optimizer="sgd", max_epochs=1).options.train_eval == "batches"
+    assert ff.Trainer(_net(), optimizer="sgd", max_epochs=1, grad_tol=1e-3).options.train_eval == "grad"
+    assert ff.Trainer(_net(), optimizer="sgd", max_epochs=1, diagnostics=True).options.train_eval == "grad"
+    assert ff.Trainer(_net(), optimizer="sgd", max_epochs=1, monitor="train_metric").options.train_eval == "loss"
+    assert ff.Trainer(_net(), optimizer="sgd", max_epochs=1, mode="batch").options.train_eval == "grad"
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=2, batch_size=16, rng=0)
+    assert h["grad_norm"] == [None, None] and h["train_metric"] == [None, None]
+    assert h["train_loss"] == h["batch_loss_mean"]
+    # A theta-stop asks for the whole-set gradient, which is then recorded every epoch.
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=2, batch_size=16, grad_tol=1e-9, rng=0)
     assert len(h["grad_norm"]) == 2 and all(g is not None and g > 0 for g in h["grad_norm"])
+    # Batch mode always has them: the full gradient is its update's.
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=2, mode="batch", rng=0)
+    assert all(g is not None and g > 0 for g in h["grad_norm"]) and None not in h["train_metric"]
 
 
 def test_grad_norm_recorded_by_train_eval_grad_is_the_full_gradient():
@@ -78,7 +91,7 @@ def test_batch_mode_records_the_gradient_whatever_train_eval_says():
     norms = []
     for te in ("grad", "batches"):
         net = _net()
-        h = ff.fit(net, X, y, mode="batch", lr=0.1, max_epochs=3, train_eval=te)
+        h = ff.fit(net, X, y, optimizer="sgd", mode="batch", lr=0.1, max_epochs=3, train_eval=te)
         norms.append(h["grad_norm"])
     assert norms[0] == norms[1] and all(g is not None for g in norms[0])
 
@@ -89,8 +102,9 @@ def test_divergence_restores_the_last_finite_epoch_with_reused_snapshots():
     kept = []
     cb = ff.training.LambdaCallback(on_epoch_end=lambda t, e, logs: kept.append(
         [p.data.copy() for p in t.params]))
-    with pytest.warns(ff.training.DivergenceWarning):
-        h = ff.fit(net, X * 1e3, y, lr=1e4, max_epochs=50, batch_size=16, rng=0, callbacks=[cb],
+    # Inputs x 1000: ff.fit also says they look unscaled (issue 14).
+    with pytest.warns(ff.training.UnscaledInputWarning), pytest.warns(ff.training.DivergenceWarning):
+        h = ff.fit(net, X * 1e3, y, optimizer="sgd", lr=1e4, max_epochs=50, batch_size=16, rng=0, callbacks=[cb],
                    train_eval="batches")
     assert h.stop_reason == "diverged"
     last = kept[-1] if kept else [p.data for p in _net().parameters()]
@@ -262,10 +276,11 @@ def test_trusted_nll_equals_the_checked_nll(unit, y):
 
 def test_training_still_rejects_bad_targets_once_before_the_first_epoch():
     X, y = _blobs()
-    with pytest.raises(ValueError, match=r"integers in \[0, 3\), got 7"):
-        ff.fit(_net(), X, np.where(y == 0, 7, y), max_epochs=1)
+    # Any labels are classes (issue 14): 7 is refused only as a fourth class for 3 outputs.
+    with pytest.raises(ValueError, match=r"y has 4 distinct labels \(0, 1, 2, 7\) but the model has 3 outputs"):
+        ff.fit(_net(), X, np.r_[7, y[1:]], optimizer="sgd", max_epochs=1)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ff.fit(ff.nn.MLP([4, 3, 1], output="bernoulli", rng=0), X, (y[:, None] * 2.0), max_epochs=1)
+        ff.fit(ff.nn.MLP([4, 3, 1], output="bernoulli", rng=0), X, (y[:, None] * 2.0), optimizer="sgd", max_epochs=1)
 
 
 def test_a_subclass_overriding_nll_is_what_training_minimises():
@@ -278,7 +293,7 @@ def test_a_subclass_overriding_nll_is_what_training_minimises():
 
     X, y = _blobs()
     net = ff.nn.MLP([4, 8, 3], output=Counted(), rng=0)
-    ff.fit(net, X, y, lr=0.05, max_epochs=1, batch_size=16, rng=0, train_eval="batches")
+    ff.fit(net, X, y, optimizer="sgd", lr=0.05, max_epochs=1, batch_size=16, rng=0, train_eval="batches")
     assert sum(calls) >= len(X)
 
 
@@ -300,7 +315,8 @@ def test_fit_and_partial_fit_check_x_in_the_models_dtype():
     big[3, 1] = 1e300  # finite in float64, inf in the model's float32
     nan = X.astype(np.float32)
     nan[0, 0] = np.nan
-    for call in (lambda X_: ff.fit(_net(), X_, y, max_epochs=1), lambda X_: ff.Trainer(_net()).partial_fit(X_, y)):
+    for call in (lambda X_: ff.fit(_net(), X_, y, optimizer="sgd", max_epochs=1),
+                 lambda X_: ff.Trainer(_net(), optimizer="sgd").partial_fit(X_, y)):
         with pytest.raises(ValueError, match=r"X \(as float32, the model's dtype\) contains .*inf.* at index \(3, 1\)"):
             call(big)
         with pytest.raises(ValueError, match=r"X contains .*nan.* at index \(0, 0\)"):

@@ -96,7 +96,7 @@ def test_ff_fit_with_the_adaptive_schedule_lowers_the_rate():
     X = r.standard_normal((60, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 0.5 * r.standard_normal(60)
     model = ff.nn.Sequential(ff.nn.Linear(3, 1, rng=0, dtype=np.float64))
-    h = ff.fit(model, X, y, output="gaussian", mode="batch", lr=0.1, max_epochs=80,
+    h = ff.fit(model, X, y, optimizer="sgd", output="gaussian", mode="batch", lr=0.1, max_epochs=80,
                lr_schedule=S.AdaptiveLR(tol=1e-3, n_iter_no_change=2))
     lrs = h["lr"]
     assert lrs[0] == 0.1 and lrs[-1] < 0.1

@@ -56,13 +56,13 @@ def test_the_training_loop_uses_the_same_rows():
     r = np.random.default_rng(5)
     X = r.standard_normal((60, 4)).astype(np.float32)
     y = np.r_[np.zeros(50, int), np.ones(7, int), np.full(3, 2)]
-    trainer = ff.Trainer(ff.nn.MLP([4, 5, 3], output="categorical", rng=0), max_epochs=1, rng=11)
+    trainer = ff.Trainer(ff.nn.MLP([4, 5, 3], output="categorical", rng=0), optimizer="sgd", max_epochs=1, rng=11)
     trainer.fit(X, y, validation_fraction=0.2)
     train, val = split_indices(60, 0.2, stratify=y, rng=11)
     np.testing.assert_array_equal(trainer.validation_split[0], np.sort(train))
     np.testing.assert_array_equal(trainer.validation_split[1], np.sort(val))
     # Regression targets: not stratified, ceil(0.25 * 60) = 15 rows.
-    reg = ff.Trainer(ff.nn.MLP([4, 5, 1], output="gaussian", rng=0), max_epochs=1, rng=11)
+    reg = ff.Trainer(ff.nn.MLP([4, 5, 1], output="gaussian", rng=0), optimizer="sgd", max_epochs=1, rng=11)
     reg.fit(X, X[:, 0], validation_fraction=0.25)
     train, val = split_indices(60, 0.25, rng=11)
     np.testing.assert_array_equal(reg.validation_split[1], np.sort(val))
@@ -103,4 +103,4 @@ def test_stratification_that_would_empty_a_part_is_refused():
         split_indices(4, 0.5, stratify=np.zeros((4, 1)), rng=0)
     X, y = np.zeros((2, 4), np.float32), np.array([0, 1])
     with pytest.raises(ValueError, match="validation_fraction=0.5 of 2 examples leaves an empty test part"):
-        ff.fit(ff.nn.MLP([4, 3, 2], output="categorical", rng=0), X, y, validation_fraction=0.5)
+        ff.fit(ff.nn.MLP([4, 3, 2], output="categorical", rng=0), X, y, optimizer="sgd", validation_fraction=0.5)

@@ -33,6 +33,7 @@ def _strip_time(records):
     ],
 )
 def test_same_seed_is_bit_identical(options):
+    options = {"optimizer": "sgd", **options}
     X, y = _blobs()
     runs = []
     for _ in range(2):
@@ -52,7 +53,7 @@ def test_same_seed_is_bit_identical(options):
 # ----------------------------------------------------------------- history
 def test_history_records_keys_and_to_dict():
     X, y = _blobs()
-    h = ff.fit(_net(), X, y, lr=0.05, max_epochs=3, validation_fraction=0.25, rng=0)
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=3, validation_fraction=0.25, rng=0)
     for key in (
         "epoch",
         "train_loss",
@@ -84,14 +85,14 @@ def test_history_records_keys_and_to_dict():
 
 def test_no_validation_gives_none():
     X, y = _blobs()
-    h = ff.fit(_net(), X, y, lr=0.05, max_epochs=2, rng=0)
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=2, rng=0)
     assert h["val_loss"] == [None, None] and h["val_metric"] == [None, None]
 
 
 def test_history_plot(tmp_path):
     pytest.importorskip("matplotlib")
     X, y = _blobs()
-    h = ff.fit(_net(), X, y, lr=0.05, max_epochs=3, validation_fraction=0.25, rng=0)
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=3, validation_fraction=0.25, rng=0)
     path = tmp_path / "loss.png"
     fig = h.plot(path)
     assert path.stat().st_size > 1000
@@ -108,14 +109,15 @@ def test_default_metrics_match_sklearn():
     sk = pytest.importorskip("sklearn.metrics")
     X, y = _blobs()
     net = _net()
-    h = ff.fit(net, X, y, lr=0.05, max_epochs=2, rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.05, max_epochs=2, train_eval="loss", rng=0)
     assert h["train_metric"][-1] == sk.accuracy_score(y, net.predict(X))
     r = np.random.default_rng(0)
     Xr = r.standard_normal((60, 4)).astype(np.float32)
     Y = np.c_[Xr[:, 0] - Xr[:, 1], Xr[:, 2]].astype(np.float32)
     reg = ff.nn.MLP([4, 8, 2], activation="tanh", output="gaussian", rng=0)
     h = ff.fit(
-        reg, Xr, Y, lr=0.05, max_epochs=2, metrics=["mse", "mae", "r2"], validation_data=(Xr, Y), rng=0
+        reg, Xr, Y, optimizer="sgd", lr=0.05, max_epochs=2, metrics=["mse", "mae", "r2"],
+        validation_data=(Xr, Y), train_eval="loss", rng=0,
     )
     pred = reg.predict(Xr)
     assert h["train_metric"][-1] == pytest.approx(sk.mean_squared_error(Y, pred), rel=1e-6)
@@ -126,7 +128,7 @@ def test_default_metrics_match_sklearn():
 def test_train_loss_is_the_full_objective_at_the_end_of_the_epoch():
     X, y = _blobs()
     net = _net()
-    h = ff.fit(net, X, y, lr=0.05, max_epochs=2, rng=0)
+    h = ff.fit(net, X, y, optimizer="sgd", lr=0.05, max_epochs=2, train_eval="loss", rng=0)
     with ff.no_grad():
         assert float(net.output.nll(net(ff.Tensor(X)), y).data) == pytest.approx(
             h["train_loss"][-1], rel=1e-6
@@ -137,7 +139,7 @@ def test_train_loss_is_the_full_objective_at_the_end_of_the_epoch():
 def test_validation_fraction_is_stratified():
     X, y = _blobs(n=60)
     y = np.r_[np.zeros(50, int), np.ones(7, int), np.full(3, 2)]  # imbalanced: 50 / 7 / 3
-    trainer = ff.Trainer(_net(), lr=0.05, max_epochs=1, rng=0)
+    trainer = ff.Trainer(_net(), optimizer="sgd", lr=0.05, max_epochs=1, rng=0)
     trainer.fit(X, y, validation_fraction=0.2)
     train_idx, val_idx = trainer.validation_split
     assert len(np.intersect1d(train_idx, val_idx)) == 0
@@ -152,8 +154,8 @@ def test_validation_fraction_is_stratified():
 def test_partial_fit_equals_fit_epoch_by_epoch():
     X, y = _blobs()
     a, b = _net(), _net()
-    ha = ff.fit(a, X, y, lr=0.05, momentum=0.9, batch_size=16, max_epochs=3, rng=4)
-    trainer = ff.Trainer(b, lr=0.05, momentum=0.9, batch_size=16, rng=4)
+    ha = ff.fit(a, X, y, optimizer="sgd", lr=0.05, momentum=0.9, batch_size=16, max_epochs=3, rng=4)
+    trainer = ff.Trainer(b, optimizer="sgd", lr=0.05, momentum=0.9, batch_size=16, rng=4)
     for k in range(3):
         hb = trainer.partial_fit(X, y)
         assert hb.epochs == k + 1 and hb.stop_reason is None
@@ -187,26 +189,56 @@ def test_clip_norm_bounds_every_update_gradient():
     X, y = _blobs()
     norms = []
     cb = LambdaCallback(on_batch_end=lambda t, b, logs: norms.append(ff.optim.global_grad_norm(t.params)))
-    ff.fit(_net(), X, y, lr=0.05, clip_norm=0.01, max_epochs=2, callbacks=[cb], rng=0)
+    ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, clip_norm=0.01, max_epochs=2, callbacks=[cb], rng=0)
     assert len(norms) == 2 * 3 and max(norms) <= 0.01 * (1 + 1e-6)
 
 
 def test_progress_bar(capsys):
     pytest.importorskip("tqdm")
     X, y = _blobs()
-    ff.fit(_net(), X, y, lr=0.05, max_epochs=2, progress=True, validation_fraction=0.2, rng=0)
+    ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=2, progress=True, validation_fraction=0.2, rng=0)
     err = capsys.readouterr().err
     assert "training" in err and "loss=" in err and "val_accuracy=" in err
+
+
+def test_progress_off_a_terminal_is_periodic_lines(capsys):
+    """Issue 14: stderr not a terminal (a log, CI): one plain line every tenth of max_epochs and at
+    the last epoch, no carriage-return updates; on a terminal, tqdm's bar."""
+    pytest.importorskip("tqdm")
+    import io
+
+    from feedforward.training.progress import Progress, make_progress
+
+    X, y = _blobs()
+    h = ff.fit(_net(), X, y, optimizer="sgd", lr=0.05, max_epochs=25, progress=True, validation_fraction=0.2,
+               rng=0)
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert "\r" not in err and [line.split(",")[0] for line in lines] == [
+        f"training: epoch {e}/25" for e in (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25)]
+    last = h.records[-1]
+    assert lines[-1] == (f"training: epoch 25/25, loss={last['train_loss']:.4g}, val_loss={last['val_loss']:.4g}, "
+                         f"val_accuracy={last['val_metric']:.4g}")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert isinstance(make_progress(5, 0, "accuracy", io.StringIO()), Progress)
+    bar = make_progress(5, 0, "accuracy", Terminal())
+    assert not isinstance(bar, Progress)
+    bar.close()
 
 
 def test_default_batch_size_on_tiny_data_and_output_resolution():
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([0, 1, 1, 0])
     net = ff.nn.Sequential(ff.nn.Linear(2, 4, rng=0), ff.nn.Tanh(), ff.nn.Linear(4, 2, rng=1))
-    h = ff.fit(net, X, y, output="categorical", max_epochs=2, rng=0)  # default batch_size 32 > 4 examples
+    h = ff.fit(net, X, y, optimizer="sgd",
+               output="categorical", max_epochs=2, rng=0)  # default batch_size 32 > 4 examples
     assert h["batch_size"] == [4, 4]
     with pytest.raises(ValueError, match="needs an output unit"):
-        ff.fit(net, X, y)
+        ff.fit(net, X, y, optimizer="sgd")
 
 
 # ---------------------------------------------------------------- bad input
@@ -225,7 +257,8 @@ def test_default_batch_size_on_tiny_data_and_output_resolution():
             ValueError,
             "as float32",
         ),
-        (lambda X, y: (X, y + 5), ValueError, r"\[0, 3\)"),
+        # Any labels are classes (issue 14), but 4 of them do not fit 3 outputs.
+        (lambda X, y: (X, np.r_[y[:-1], 7]), ValueError, r"y has 4 distinct labels \(0, 1, 2, 7\) but the model has 3"),
         (lambda X, y: (X, y.reshape(-1, 1)), ValueError, "1-D class labels"),
     ],
 )
@@ -233,7 +266,7 @@ def test_bad_data(change, error, message):
     X, y = _blobs()
     X, y = change(X, y)
     with pytest.raises(error, match=message):
-        ff.fit(_net(), X, y, max_epochs=1)
+        ff.fit(_net(), X, y, optimizer="sgd", max_epochs=1)
 
 
 @pytest.mark.parametrize(
@@ -271,13 +304,13 @@ def test_bad_data(change, error, message):
 def test_bad_options(options, error, message):
     X, y = _blobs()
     with pytest.raises(error, match=message):
-        ff.fit(_net(), X, y, max_epochs=options.pop("max_epochs", 1), **options)
+        ff.fit(_net(), X, y, max_epochs=options.pop("max_epochs", 1), **{"optimizer": "sgd", **options})
 
 
 def test_batch_size_larger_than_data_is_fine_in_batch_and_stochastic_modes():
     X, y = _blobs()
     for mode in ("batch", "stochastic"):
-        h = ff.fit(_net(), X, y, mode=mode, batch_size=1000, max_epochs=1, rng=0)
+        h = ff.fit(_net(), X, y, optimizer="sgd", mode=mode, batch_size=1000, max_epochs=1, rng=0)
         assert h["batch_size"] == [90 if mode == "batch" else 1]
 
 
@@ -286,15 +319,15 @@ def test_regression_target_shape_checked():
     X = r.standard_normal((20, 4)).astype(np.float32)
     reg = ff.nn.MLP([4, 8, 2], output="gaussian", rng=0)
     with pytest.raises(ValueError, match="2 outputs"):
-        ff.fit(reg, X, X[:, 0], max_epochs=1)
+        ff.fit(reg, X, X[:, 0], optimizer="sgd", max_epochs=1)
     bern = ff.nn.MLP([4, 8, 1], output="bernoulli", rng=0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ff.fit(bern, X, np.full(20, 2.0), max_epochs=1)
+        ff.fit(bern, X, np.full(20, 2.0), optimizer="sgd", max_epochs=1)
 
 
 def test_second_fit_starts_from_the_initial_learning_rate():
     X, y = _blobs()
-    trainer = ff.Trainer(_net(), lr=0.1, lr_schedule="exponential", max_epochs=3, rng=0)
+    trainer = ff.Trainer(_net(), optimizer="sgd", lr=0.1, lr_schedule="exponential", max_epochs=3, rng=0)
     h1 = trainer.fit(X, y)
     h2 = trainer.fit(X, y)
     assert h1["lr"] == h2["lr"] and h2["lr"][0] == 0.1 and h2["lr"][-1] < 0.1
@@ -328,4 +361,4 @@ def test_fit_signature_lists_the_options():
     ):
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
     with pytest.raises(TypeError, match="unexpected keyword argument 'epochs'"):
-        ff.fit(_net(), *_blobs(), epochs=3)
+        ff.fit(_net(), *_blobs(), optimizer="sgd", epochs=3)

@@ -57,8 +57,8 @@ def test_an_unknown_option_is_a_type_error_listing_the_valid_ones(api):
 
 
 def test_options_are_checked_once_and_frozen():
-    opts = ff.Trainer(_net(), max_epochs=3, monitor="train_loss").options
-    assert opts.max_epochs == 3 and opts.train_eval == "grad" and opts.monitor == "train_loss"
+    opts = ff.Trainer(_net(), optimizer="sgd", max_epochs=3, monitor="train_loss").options
+    assert opts.max_epochs == 3 and opts.train_eval == "batches" and opts.monitor == "train_loss"
     with pytest.raises(dataclasses.FrozenInstanceError):
         opts.max_epochs = 5
     assert NAMES == tuple(DEFAULTS)
@@ -79,6 +79,7 @@ def test_an_option_the_optimizer_would_ignore_is_refused(options, message):
     net = _net()
     if options.pop("instance", False):
         options["optimizer"] = ff.optim.SGD(net.parameters(), lr=0.1)
+    options.setdefault("optimizer", "sgd")
     with pytest.raises(ValueError, match=message):
         ff.Trainer(net, **options)
     ff.Trainer(_net(), optimizer="adam", betas=[0.9, 0.999])  # the default, as a list: fine
@@ -102,7 +103,7 @@ def test_modes_are_switched_only_for_a_model_with_a_mode_dependent_module(mode_d
     spy = Spy(mode_dependent)
     net = ff.nn.Sequential(ff.nn.Linear(4, 6, rng=0), ff.nn.Tanh(), spy, ff.nn.Linear(6, 3, rng=1))
     X, y = blobs()
-    ff.fit(net, X, y, output="categorical", batch_size=30, max_epochs=2, rng=0)
+    ff.fit(net, X, y, optimizer="sgd", output="categorical", batch_size=30, max_epochs=2, rng=0)
     spy.modes.pop(0)  # the one-row pass that finds the number of outputs (eval mode, always)
     # Per epoch: 3 minibatches in training mode, then the epoch-end evaluation.
     assert spy.modes == 2 * ([True] * 3 + [not mode_dependent])
@@ -116,7 +117,7 @@ def test_batch_mode_reuses_the_epoch_end_gradient_only_when_no_module_depends_on
     spy = Spy(mode_dependent)
     net = ff.nn.Sequential(ff.nn.Linear(4, 3, rng=0), spy)
     X, y = blobs()
-    ff.fit(net, X, y, output="categorical", mode="batch", lr=0.1, max_epochs=4)
+    ff.fit(net, X, y, optimizer="sgd", output="categorical", mode="batch", lr=0.1, max_epochs=4)
     spy.modes.pop(0)
     # epoch 1: the update's own pass + the epoch-end pass; later epochs: `passes` each
     assert len(spy.modes) == 2 + 3 * passes

@@ -121,7 +121,7 @@ def test_an_unwritable_checkpoint_path_is_refused_before_the_first_epoch(tmp_pat
     epochs, counting = _counting()
     X, y = blobs()
     with pytest.raises(ValueError, match=rf"checkpoint_path='{path}'.*{message}"):
-        ff.fit(_net(), X, y, max_epochs=3, checkpoint_path=path, callbacks=[counting])
+        ff.fit(_net(), X, y, optimizer="sgd", max_epochs=3, checkpoint_path=path, callbacks=[counting])
     assert epochs == []
 
 
@@ -134,7 +134,8 @@ def test_a_read_only_folder_is_refused_before_the_first_epoch(tmp_path):
     X, y = blobs()
     try:
         with pytest.raises(ValueError, match="cannot write in its folder"):
-            ff.fit(_net(), X, y, max_epochs=3, checkpoint_path=folder / "ck.safetensors", callbacks=[counting])
+            ff.fit(_net(), X, y, optimizer="sgd",
+                        max_epochs=3, checkpoint_path=folder / "ck.safetensors", callbacks=[counting])
     finally:
         folder.chmod(0o700)
     assert epochs == [] and list(folder.iterdir()) == []
@@ -142,5 +143,5 @@ def test_a_read_only_folder_is_refused_before_the_first_epoch(tmp_path):
 
 def test_the_write_check_leaves_nothing_behind(tmp_path):
     X, y = blobs()
-    ff.fit(_net(), X, y, max_epochs=1, checkpoint_path=tmp_path / "ck.safetensors", rng=0)
+    ff.fit(_net(), X, y, optimizer="sgd", max_epochs=1, checkpoint_path=tmp_path / "ck.safetensors", rng=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.safetensors"]

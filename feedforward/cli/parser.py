@@ -1,8 +1,17 @@
-"""The ``feedforward`` command line's options: argparse, with numbers checked by the validation layer."""
+"""The ``feedforward`` command line's options: argparse, with numbers checked by the validation layer.
+
+``feedforward train --config FILE.toml`` reads options from a TOML file (:mod:`tomllib`): its
+keys are the long option names (``lr``, ``batch-size`` or ``batch_size``, ``early-stopping =
+true``, ``layers = [128, 64]``), checked exactly as on the command line, and a flag on the
+command line wins over the file. An unknown key is an error naming it. ``--help`` prints
+each option's real default (``128,64``, not ``[128, 64]``; nothing where the default is "not
+given", whose meaning the help text says).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .._validation import Int, Real, check_sizes
 
@@ -13,10 +22,90 @@ EXIT_USER_ERROR = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad option is ONE line (with a pointer to --help), not usage + error."""
+    """argparse, but a bad option is ONE line (with a pointer to --help), not usage + error, and the
+    help shows each option's real default (:class:`_DefaultsFormatter`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        # A parser with --config reads the file first: its options go before the command line's,
+        # so argparse's "the last one wins" lets every flag given on the command line win.
+        args = list(sys.argv[1:] if args is None else args)
+        if "--config" in self._option_string_actions:
+            args = _config_arguments(self, args) + args
+        return super().parse_known_args(args, namespace)
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its real default, written as it is typed on the command line.
+
+    argparse's ``ArgumentDefaultsHelpFormatter`` prints "(default: None)" for an option that is
+    simply not given and "(default: [128, 64])" for a list; here a None or False default shows
+    nothing (the help says what happens then), a list shows as ``128,64``.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS or "default" in text
+                or not action.option_strings or isinstance(action, argparse._HelpAction)):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {(shown or 'none').replace('%', '%%')})"
+
+
+def _config_arguments(parser, args) -> list:
+    """The options of the ``--config`` file named in ``args``, as command-line arguments."""
+    path = None
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+        elif arg == "--":
+            break
+    if path is None:
+        return []
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as exc:
+        parser.error(f"argument --config: cannot read {path!r}: {exc.strerror or exc}")
+    except tomllib.TOMLDecodeError as exc:
+        parser.error(f"argument --config: {path!r} is not valid TOML: {exc}")
+    actions = {a.option_strings[-1 if a.option_strings[-1].startswith("--") else 0][2:]: a
+               for a in parser._actions if a.option_strings and a.option_strings[0].startswith("--")}
+    actions.update({name.replace("-", "_"): a for name, a in list(actions.items())})
+    for skip in ("config", "help"):
+        actions.pop(skip, None)
+    unknown = [key for key in table if key not in actions]
+    if unknown:
+        valid = ", ".join(sorted(k for k in actions if "_" not in k or k.replace("_", "-") not in actions))
+        parser.error(f"argument --config: unknown key{'s' if len(unknown) > 1 else ''} "
+                     f"{', '.join(map(repr, unknown))} in {path!r}; the keys are the long option names: {valid}")
+    out = []
+    for key, value in table.items():
+        action = actions[key]
+        flag = next(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            if not isinstance(value, bool):
+                parser.error(f"argument --config: {key} in {path!r} must be true or false, got {value!r}")
+            if value == isinstance(action, argparse._StoreTrueAction):
+                out.append(flag)
+            continue
+        if isinstance(value, (bool, dict)):
+            parser.error(f"argument --config: {key} in {path!r} must be a {action.metavar or 'value'} "
+                         f"as on the command line, got {value!r}")
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        out.append(f"{flag}={text}")
+    return out
 
 
 def _number(kind, constraint):
@@ -33,11 +122,16 @@ def _number(kind, constraint):
 
 
 def _layers(text: str) -> list:
+    # An empty string is a mistake far more often (an unset shell variable) than a wish for no
+    # hidden layer, which is said explicitly: "none".
+    if text.strip().lower() == "none":
+        return []
     try:
-        return check_sizes([int(s) for s in text.replace(" ", "").split(",") if s != ""], "--layers", min_len=0)
+        return check_sizes([int(s) for s in text.replace(" ", "").split(",")], "--layers", min_len=1)
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers like 128,64, got {text!r}") from None
+            f"expected comma-separated positive integers like 128,64 (or none for no hidden layer), "
+            f"got {text!r}") from None
 
 
 def _playground(args) -> int:
@@ -83,8 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "Data sets with an official test set (fashion_mnist) use it; the others are split "
                     "randomly (stratified for classification) with --test-size and --seed. "
                     "--out is checked before training starts.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="read options from a TOML file whose keys are the long option names (lr = 0.01, "
+                        "layers = [256, 128], early-stopping = true); options on the command line win")
     p.add_argument("--data", default="digits", help=_DATA_HELP.format(names=names))
     p.add_argument("--target", default=None,
                    help="CSV only: the target column's name or index (default: a column called target, "
@@ -93,11 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV only: auto takes text targets and whole numbers with at most 20 distinct "
                         "values as classes, anything else as regression")
     p.add_argument("--layers", type=_layers, default=[128, 64], metavar="W1,W2,...",
-                   help="hidden layer widths (an empty string for no hidden layer)")
+                   help="hidden layer widths; none for no hidden layer")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden unit")
     p.add_argument("--mode", choices=("minibatch", "stochastic", "batch"), default="minibatch",
                    help="one example (stochastic), a minibatch, or the whole training set per update")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                   help="adam, as ff.fit and the estimators; sgd is the lecture's (with --momentum)")
     p.add_argument("--lr", type=_POSITIVE, default=None,
                    help="learning rate eta (default 0.001 for adam, 0.05 for sgd)")
     p.add_argument("--schedule", default="constant",
@@ -111,11 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hold out 10%% of the training part and stop when its loss stops improving")
     p.add_argument("--patience", type=_POSITIVE_INT, default=10,
                    help="epochs without improvement before early stopping")
+    p.add_argument("--grad-tol", type=_POSITIVE, default=None, metavar="THETA",
+                   help="the lecture's stopping test: stop when ||grad J(w)|| over the whole training part "
+                        "falls below THETA (computes it after every epoch, which costs a pass over the data; "
+                        "by default there is no such test and no such pass)")
     p.add_argument("--test-size", type=_FRACTION, default=0.2,
                    help="fraction of the data held out for testing")
     p.add_argument("--seed", type=_SEED, default=0, help="seed of the split, initialisation and shuffling")
     p.add_argument("--out", default="out", help="output directory")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress report (on a terminal a progress bar, otherwise one line every few epochs)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the figures (no matplotlib needed)")
     p.set_defaults(func=commands.train)
 
@@ -150,9 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "cannot handle (a value beyond float32 after scaling) is an error naming its line.",
     )
     p.add_argument("model", help="model file written by 'feedforward train'")
-    p.add_argument("input", help="CSV file of feature rows")
+    p.add_argument("input", help="CSV file of feature rows; - reads them from stdin")
     p.add_argument("--proba", action="store_true", help="also write the class probabilities (classification)")
-    p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
+    p.add_argument("--output", "-o", default=None,
+                   help="write to this file instead of stdout (- is stdout)")
     p.set_defaults(func=commands.predict)
 
     # ------------------------------------------------------------ export

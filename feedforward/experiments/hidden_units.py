@@ -51,7 +51,8 @@ def _dead_units(X, y, seeds, epochs):
                 net = ff.nn.MLP([64, 64, 64, 10], activation=act, output="categorical", rng=seed)
                 with warnings.catch_warnings():  # a diverged run is a result here (counted, shown), not a slip
                     warnings.simplefilter("ignore", ff.training.DivergenceWarning)
-                    h = ff.fit(net, X, y, optimizer="sgd", lr=lr, batch_size=32, max_epochs=epochs, rng=seed)
+                    h = ff.fit(net, X, y, optimizer="sgd", lr=lr, batch_size=32, max_epochs=epochs,
+                               train_eval="loss", rng=seed)  # the table reads the final J(w)
                 if h.stop_reason == "diverged":
                     continue
                 rep = activation_report(net, X)["dead_fraction"]

@@ -134,10 +134,10 @@ def run(out_dir, quick: bool = False) -> dict:
             stop = ff.training.LambdaCallback(
                 on_epoch_end=lambda t, e, logs, rec=rec, budget=budget: e >= epochs and rec.times[-1] >= budget)
             history = ff.fit(net, X_red, y_red, optimizer="sgd", lr=lr, mode=mode, max_epochs=100 * epochs,
-                             callbacks=[rec, stop], rng=0)
+                             callbacks=[rec, stop], train_eval="loss", rng=0)
         else:
             history = ff.fit(net, X_red, y_red, optimizer="sgd", lr=lr, mode=mode, max_epochs=epochs, rng=0,
-                             callbacks=[rec], **kw)
+                             callbacks=[rec], train_eval="loss", **kw)  # the race compares J(w)
         res[mode] = {"loss": [rec.losses[0]] + history["train_loss"], "rec": rec,
                      "updates": sum(history["n_updates"][:epochs]), "lr": lr, "batch_size": batch_size or n,
                      "epochs_run": history.epochs, "per_epoch": per_epoch,

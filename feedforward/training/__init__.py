@@ -7,9 +7,10 @@ metrics), :mod:`.divergence`, :mod:`.checkpoint`, :mod:`.history`; :mod:`.traine
 """
 
 from . import batching, callbacks, checkpoint, data, diagnostics, divergence, epoch, evaluation, history, loop
-from . import metrics, options, stopping
+from . import labels, metrics, options, progress, scale, stopping
 from .batching import MODES, GrowingBatch
 from .callbacks import Callback, LambdaCallback
+from .scale import UnscaledInputWarning
 from .diagnostics import ActivationProbe, activation_report, layer_grad_norms
 from .history import STOP_REASONS, History
 from .options import Options
@@ -27,6 +28,7 @@ __all__ = [
     "Callback",
     "LambdaCallback",
     "DivergenceWarning",
+    "UnscaledInputWarning",
     "DEFAULT_BATCH_SIZE",
     "Monitor",
     "SklearnStopping",
@@ -42,8 +44,11 @@ __all__ = [
     "epoch",
     "evaluation",
     "history",
+    "labels",
     "loop",
     "metrics",
     "options",
+    "progress",
+    "scale",
     "stopping",
 ]

@@ -5,6 +5,8 @@ shapes, finite values (also after the cast: a float64 1e39 is inf in float32), t
 output unit accepts (class labels in ``[0, C)``, 0/1 for Bernoulli), weights. The loop then
 calls the losses without their per-batch checks (``OutputUnit._trusted_nll``).
 
+Class labels of any kind are mapped to ``[0, C)`` here (:mod:`.labels`), ``data.classes``.
+
 The validation part is either given (``validation_data``) or held out of ``X``
 (``validation_fraction``) by the package's one splitter,
 :func:`feedforward.data.split.split_indices`: ``ceil(fraction * n)`` rows, stratified by
@@ -24,6 +26,7 @@ from ..autograd import no_grad
 from ..data.split import split_indices
 from ..nn.output import Bernoulli, Categorical
 from ..tensor import Tensor
+from .labels import encode_labels, to_indices
 
 __all__ = ["Part", "Data", "prepare", "check_data", "select", "split_rows", "stratify_labels", "check_xy", "fingerprint"]
 
@@ -58,13 +61,18 @@ class Data:
     n_outputs: int
     split: tuple | None = None
     fingerprint: str | None = None
+    classes: np.ndarray | None = None
 
 
 def prepare(model, output, dtype, X, y, *, sample_weight=None, validation_data=None,
-            validation_fraction=None, rng=None) -> Data:
-    """Check the data and split off the validation part (``rng`` draws the split)."""
+            validation_fraction=None, rng=None, classes=None) -> Data:
+    """Check the data and split off the validation part (``rng`` draws the split).
+
+    Class labels are mapped to ``[0, C)`` (:func:`encode_labels`; ``classes``: those of an
+    earlier call, which ``y`` must keep to); ``data.classes`` records them.
+    """
     data = check_data(model, output, dtype, X, y, sample_weight=sample_weight, validation_data=validation_data,
-                      validation_fraction=validation_fraction)
+                      validation_fraction=validation_fraction, classes=classes if classes is not None else "auto")
     if validation_fraction is not None:
         labels = stratify_labels(output, data.full)
         data.split = split_rows(data.full.n, validation_fraction, labels, rng)
@@ -100,16 +108,22 @@ def split_rows(n, validation_fraction, labels, rng) -> tuple:
 
 
 def check_data(model, output, dtype, X, y, *, sample_weight=None, validation_data=None,
-               validation_fraction=None, shard=False) -> Data:
+               validation_fraction=None, shard=False, classes=None) -> Data:
     """The checks of :func:`prepare`, without the split: ``train`` is ``full``.
 
     ``shard``: ``X, y`` are one rank's shard of a data-parallel run, whose weights may all be
-    0 (the sum over every rank is checked by the caller).
+    0 (the sum over every rank is checked by the caller). ``classes``: ``"auto"`` maps any
+    class labels to ``[0, C)`` (:func:`encode_labels`), an array maps them to its positions,
+    None takes only labels in ``[0, C)`` (a shard cannot know the other ranks' labels).
     """
     X = _check_x(X, dtype, "X")
     n_out = _n_outputs(model, X[:1])  # the targets' shape depends on it
+    if classes is not None:
+        y, classes = encode_labels(output, n_out, y, None if isinstance(classes, str) else classes)
     y = _check_targets(output, dtype, n_out, y, "X", "y", len(X))
     full = Part(X, y, _sample_weight(sample_weight, len(X), dtype, shard))
+    if classes is None and isinstance(output, Categorical) and y.ndim == 1:
+        classes = np.arange(n_out)
     if validation_data is not None and validation_fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
     if validation_fraction is not None:
@@ -120,9 +134,11 @@ def check_data(model, output, dtype, X, y, *, sample_weight=None, validation_dat
             raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
         Xv, yv = validation_data[0], validation_data[1]
         wv = validation_data[2] if len(validation_data) == 3 else None
+        if classes is not None:
+            yv = to_indices(yv, classes, "y_val")
         val = check_xy(output, dtype, n_out, Xv, yv, None, what="X_val")
         val = Part(val.X, val.y, _sample_weight(wv, val.n, dtype, shard))
-    return Data(full, val, full, n_out)
+    return Data(full, val, full, n_out, classes=classes)
 
 
 def _sample_weight(sample_weight, n, dtype, shard):

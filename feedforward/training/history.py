@@ -26,6 +26,8 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
+
 __all__ = ["History", "STOP_REASONS"]
 
 STOP_REASONS = ("grad_norm", "max_epochs", "early_stopping", "callback", "diverged")
@@ -46,6 +48,9 @@ class History:
         loss without validation data) was best; the weights restored by early stopping.
     monitor : str
         The record key that ``best_epoch`` refers to.
+    classes : ndarray or None
+        Classification: the label of each output (``classes[net.predict(X)]`` are labels),
+        as the trainer mapped them (:attr:`feedforward.training.Trainer.classes`).
 
     Examples
     --------
@@ -60,6 +65,7 @@ class History:
         self.stop_reason = stop_reason
         self.best_epoch = best_epoch
         self.monitor = monitor
+        self.classes = None
 
     # ------------------------------------------------------------ access
     @property
@@ -99,14 +105,18 @@ class History:
         return next((r for r in self.records if r["epoch"] == self.best_epoch), None)
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable copy: ``{"stop_reason", "best_epoch", "monitor", "epochs", "records"}``."""
-        return {
+        """A JSON-serialisable copy: ``{"stop_reason", "best_epoch", "monitor", "epochs", "records"}``,
+        and ``"classes"`` (a list) when there are classes."""
+        d = {
             "stop_reason": self.stop_reason,
             "best_epoch": self.best_epoch,
             "monitor": self.monitor,
             "epochs": self.epochs,
             "records": copy.deepcopy(self.records),
         }
+        if self.classes is not None:
+            d["classes"] = np.asarray(self.classes).tolist()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
@@ -124,7 +134,13 @@ class History:
         monitor = d.get("monitor", "train_loss")
         if not isinstance(monitor, str):
             raise ValueError(f"monitor must be a string, got {monitor!r}")
-        return cls(d["records"], reason, best, monitor)
+        history = cls(d["records"], reason, best, monitor)
+        classes = d.get("classes")
+        if classes is not None:
+            if not isinstance(classes, list) or not classes:
+                raise ValueError(f"classes must be a non-empty list, got {classes!r}")
+            history.classes = np.asarray(classes)
+        return history
 
     def __repr__(self) -> str:
         last = self.records[-1] if self.records else {}
@@ -159,12 +175,17 @@ class History:
         ax_loss.set_title(title or "Training and validation loss")
         if ax_other is not None:
             metric = self._metric_name()
-            if metric is not None:
+            if metric is not None and (self._recorded(f"train_{metric}") or self._recorded(f"val_{metric}")):
                 self._plot_pair(ax_other, epochs, f"train_{metric}", f"val_{metric}", metric, log=False)
                 ax_other.set_title(f"{metric} per epoch")
-            else:
+            elif self._recorded("grad_norm"):
                 self._plot_pair(ax_other, epochs, "grad_norm", None, "||grad J(w)||")
                 ax_other.set_title("Gradient norm of the training objective")
+            else:  # train_eval='batches' without validation data: nothing over a whole set to show
+                ax_other.axis("off")
+                ax_other.text(0.5, 0.5, "No metric recorded: the training loss is the epoch's mean\n"
+                              "minibatch loss. Pass validation data, metrics=, or\ntrain_eval='loss' for one.",
+                              ha="center", va="center", transform=ax_other.transAxes)
         if path is not None:
             fig.savefig(path, dpi=100)
         return fig
@@ -176,10 +197,15 @@ class History:
                 return k[len("train_") :]
         return None
 
+    def _recorded(self, key) -> bool:
+        return any(r.get(key) is not None for r in self.records)
+
     def _plot_pair(self, ax, epochs, train_key, val_key, ylabel, log=True):
         train = [v if v is not None else math.nan for v in self[train_key]]
-        ax.plot(epochs, train, label=train_key.replace("_", " "))
-        values = list(train)
+        values = []
+        if self._recorded(train_key):  # train_eval='batches' records no training metric
+            ax.plot(epochs, train, label=train_key.replace("_", " "))
+            values = list(train)
         if val_key is not None and any(r.get(val_key) is not None for r in self.records):
             val = [r.get(val_key) if r.get(val_key) is not None else math.nan for r in self.records]
             ax.plot(epochs, val, label=val_key.replace("_", " "))

@@ -29,7 +29,7 @@ from .divergence import DivergenceWarning, Guard
 from .epoch import train_epoch
 from .metrics import metric_name
 from .evaluation import Evaluation, Evaluator
-from .options import need_tqdm
+from .progress import make_progress
 from .snapshot import Snapshot
 from .stopping import Monitor, grad_norm_reached
 
@@ -87,7 +87,7 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
     last_eval = None
     bar = None
     if opts.progress and not partial and (comm is None or comm.is_root):
-        bar = need_tqdm()(total=max_epochs, initial=t.epoch, desc="training", unit="epoch")
+        bar = make_progress(max_epochs, t.epoch, metric_name(t.metrics[0]))  # periodic lines off a terminal
     elapsed = history.records[-1].get("time", 0.0) if history.records else 0.0
     t_start = time.perf_counter() - (float(elapsed) if isinstance(elapsed, (int, float)) else 0.0)
     reason = None
@@ -145,8 +145,7 @@ def run(trainer, data, max_epochs: int, *, partial: bool):
             if comm is not None:  # any rank's stop request; the slowest rank's times
                 stop = agree_epoch(comm, stop, record)
             if bar is not None:
-                bar.set_postfix(_postfix(record, metric_name(t.metrics[0])), refresh=False)
-                bar.update(1)
+                bar.update(record)
             if grad_norm_reached(record["grad_norm"], opts.grad_tol):
                 reason = "grad_norm"
             elif opts.early_stopping and not partial and monitor.wait >= opts.patience:
@@ -230,10 +229,3 @@ def _warn_diverged(t, epoch, problem, lr, train) -> None:
         stacklevel=4,
     )
 
-
-def _postfix(record, metric):
-    out = {"loss": f"{record['train_loss']:.4g}"}
-    if record["val_loss"] is not None:
-        out["val_loss"] = f"{record['val_loss']:.4g}"
-        out[f"val_{metric}"] = f"{record['val_metric']:.4g}"
-    return out

@@ -7,6 +7,20 @@ re-documented in one place. An unknown keyword is a ``TypeError`` that names it 
 the valid ones; a bad value is a ``TypeError`` (wrong type) or ``ValueError`` (bad value)
 from :mod:`feedforward._validation`, naming the option.
 
+**The default optimizer is Adam with ``lr=1e-3``**, in ``ff.fit``, ``ff.Trainer``, the
+estimators and ``feedforward train`` alike (issue 14): it trains well on unscaled-ish data and
+untuned learning rates far more often than plain SGD, and it is what users of scikit-learn's
+``MLPClassifier`` (``solver='adam'``), Keras and most PyTorch tutorials expect. The lecture's
+gradient descent is one keyword away: ``optimizer="sgd"`` (its default ``lr`` is 0.01;
+``momentum``, ``nesterov``). ``lr`` left out means the chosen optimizer's default.
+
+By default the end of an epoch computes nothing over the whole training set
+(``train_eval='batches'``: the record's ``train_loss`` is the mean of the epoch's minibatch
+losses): the whole-set ``J(w)`` and ``||grad J(w)||`` cost a forward and a backward pass over
+the data every epoch, so they are computed when something asks for them: ``grad_tol`` (the
+lecture's theta-stop), ``diagnostics``, batch mode (where they are the update's), or
+``train_eval='loss'`` / ``'grad'`` explicitly.
+
 The optimizer's own hyper-parameters (``lr``, ``momentum``, ...) are checked by the
 optimizer when the trainer builds it (:mod:`feedforward.optim`), and ``metrics`` against
 the output unit's task, not here: each rule lives with what it is about.
@@ -26,11 +40,14 @@ from .callbacks import check_callbacks
 from .stopping import MONITORS, Monitor
 
 __all__ = [
-    "Options", "NAMES", "DEFAULTS", "DEFAULT_BATCH_SIZE", "TRAIN_EVAL", "DATA_ARGUMENTS", "need_tqdm",
+    "Options", "NAMES", "DEFAULTS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "TRAIN_EVAL", "DATA_ARGUMENTS", "need_tqdm",
     "signature", "parameters_doc",
 ]
 
 TRAIN_EVAL = ("grad", "loss", "batches")
+
+#: The learning rate of each built-in optimizer when ``lr`` is left out.
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 
 
 # ------------------------------------------------------------------ checks
@@ -91,14 +108,16 @@ class Options:
     """Every option of ``ff.fit`` / ``ff.Trainer``, checked (see the module docstring)."""
 
     optimizer: object = _option(
-        "sgd", _optimizer, "{'sgd', 'adam'} or Optimizer",
+        "adam", _optimizer, "{'sgd', 'adam'} or Optimizer",
         "A name, built on the model's trainable parameters with the options below, or an optimizer "
         "already built on exactly those parameters (its own hyper-parameters are used; "
         ":meth:`Trainer.fit` resets its state, :meth:`Trainer.partial_fit` keeps it). Parameters with "
-        "``requires_grad=False`` are left alone.")
+        "``requires_grad=False`` are left alone. Adam by default (see the module docstring for why); "
+        "``'sgd'`` is the lecture's.")
     lr: float = _option(
-        0.01, None, "float",
-        "Learning rate ``eta > 0`` (the lecture's erratum calls it \"weight decay\").")
+        None, None, "float, optional",
+        "Learning rate ``eta > 0`` (the lecture's erratum calls it \"weight decay\"); default 1e-3 for "
+        "Adam, 0.01 for SGD.")
     momentum: float = _option(0.0, None, "float", "SGD's momentum ``mu`` in ``[0, 1)``.")
     nesterov: bool = _option(False, None, "bool", "SGD with Nesterov momentum.")
     weight_decay: float = _option(
@@ -152,7 +171,9 @@ class Options:
         (), _callbacks, "sequence",
         "Objects with ``on_epoch_end`` / ``on_batch_end`` ... (:mod:`feedforward.training.callbacks`).")
     progress: bool = _option(
-        False, Bool(), "bool", "A tqdm progress bar over epochs (needs the ``progress`` extra).")
+        False, Bool(), "bool",
+        "A tqdm progress bar over epochs (needs the ``progress`` extra); when stderr is not a terminal "
+        "(a log file, CI), one line every tenth of ``max_epochs`` instead (:mod:`.progress`).")
     diagnostics: bool = _option(
         False, Bool(), "bool",
         "Per epoch and layer: dead rectifier units, saturated squashing units, gradient norms "
@@ -187,12 +208,14 @@ class Options:
         "Threshold of the saturation diagnostic (:mod:`feedforward.training.diagnostics`).")
     train_eval: str = _option(
         None, Choice(*TRAIN_EVAL, none=True), "{'grad', 'loss', 'batches'}, optional",
-        "What the end of each epoch computes on the training set. ``'grad'`` (default): ``J(w)``, "
-        "the metrics and ``||grad J(w)||`` over the whole set, as the lecture's algorithms test; "
-        "``'loss'``: ``J(w)`` and the metrics (``grad_norm`` is None); ``'batches'``: no extra pass, "
-        "``train_loss`` is the mean of the epoch's minibatch losses (scikit-learn's ``loss_curve_``), "
-        "``train_metric`` and ``grad_norm`` are None: the fast choice. ``mode='batch'`` always "
-        "records all three (the full gradient is the next update's).")
+        "What the end of each epoch computes on the training set. ``'batches'`` (the default unless "
+        "something below needs more): no extra pass, ``train_loss`` is the mean of the epoch's "
+        "minibatch losses (scikit-learn's ``loss_curve_``, Keras' ``loss``), ``train_metric`` and "
+        "``grad_norm`` are None. ``'loss'``: ``J(w)`` and the metrics over the whole training set "
+        "(a forward pass; the default with ``metrics`` or ``monitor='train_metric'``). ``'grad'``: also "
+        "``||grad J(w)||`` (forward and backward), as the lecture's algorithms test; the default "
+        "with ``grad_tol`` or ``diagnostics``. ``mode='batch'`` always records all three (the full "
+        "gradient is the next update's).")
 
     def __post_init__(self):
         for f in fields(self):
@@ -209,9 +232,19 @@ class Options:
             raise ValueError("diagnostics=True is not available with comm (the per-layer statistics are "
                              "per shard); run the diagnostics in one process")
         object.__setattr__(self, "train_eval", self._train_eval())
+        if self.lr is None and isinstance(self.optimizer, str):
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
 
     def _train_eval(self) -> str:
-        how = self.train_eval or "grad"
+        # The whole-set pass is paid for only when something reads it (issue 14): a training run
+        # that records nothing of it should not spend a third of its time computing it.
+        how = self.train_eval
+        if how is None:
+            if self.grad_tol is not None or self.diagnostics or self.mode == "batch":
+                how = "grad"
+            else:
+                # Metrics asked for by name are recorded on the training set too (a forward pass).
+                how = "loss" if self.monitor == "train_metric" or self.metrics is not None else "batches"
         if self.mode == "batch" or how == "grad":
             return how
         if self.grad_tol is not None:

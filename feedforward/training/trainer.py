@@ -27,6 +27,7 @@ from ..optim.schedules import get_schedule
 from . import checkpoint, loop
 from .batching import DEFAULT_BATCH_SIZE
 from .data import fingerprint, prepare
+from .scale import warn_if_unscaled
 from .divergence import GROWTH_LIMIT, DivergenceWarning
 from .history import History
 from .metrics import resolve_metrics
@@ -70,6 +71,18 @@ class Trainer:
         Set it in a callback to stop after the current epoch.
     state : RunState or None
         The schedules and counters the current run carries from epoch to epoch.
+    classes : ndarray or None
+        Classification: the label of each output, ``classes[i]`` for output ``i`` (as
+        scikit-learn's ``classes_``): :meth:`fit` takes any labels (strings, booleans, integers
+        outside ``[0, C)``...) and maps their sorted unique values to ``0 .. C-1``; integer labels
+        already in ``[0, C)`` stay as they are (``arange(C)``). ``model.predict`` returns
+        indices: ``classes[model.predict(X)]`` are labels. Also ``History.classes``.
+        Data-parallel runs (``comm``) take labels in ``[0, C)`` only.
+    warn_unscaled : bool
+        Whether :meth:`fit` warns (:class:`~feedforward.training.scale.UnscaledInputWarning`) when
+        a column of the training inputs looks unscaled. ``ff.fit`` sets it; False by default on a
+        ``Trainer``, whose callers (the estimators: they check the inputs' size themselves) may
+        have checked already.
 
     Notes
     -----
@@ -128,6 +141,8 @@ class Trainer:
         self.epoch = 0
         self.validation_split = None
         self.state = None
+        self.warn_unscaled = False
+        self.classes = None
 
     def fit(self, X, y, validation_data=None, sample_weight=None, max_epochs=None, *,
             validation_fraction=None, resume_from=None) -> History:
@@ -137,7 +152,7 @@ class Trainer:
         ----------
         X : array, shape (n, n_features)
         y : array, shape (n,) or (n, n_outputs)
-            Class labels in ``[0, C)`` (categorical), 0/1 (bernoulli) or values (gaussian).
+            Class labels (any: see ``classes``), 0/1 or probabilities (bernoulli) or values (gaussian).
 {data}
         max_epochs : int, optional
             Overrides the trainer's ``max_epochs`` for this call.
@@ -155,11 +170,15 @@ class Trainer:
             checkpoint.check_writable(opts.checkpoint_path)
         data = prepare(self.model, self.output, self.dtype, X, y, sample_weight=sample_weight,
                        validation_data=validation_data, validation_fraction=validation_fraction, rng=self.rng)
+        self.classes = data.classes
+        if self.warn_unscaled:  # once per fit; partial_fit's chunks are the caller's to check
+            warn_if_unscaled(data.train.X)
         self._reset_run(max_epochs)
         if opts.checkpoint_path is not None or resume_from is not None:
             data.fingerprint = fingerprint(data.full)
         if resume_from is not None:
             checkpoint.restore(self, resume_from, data, max_epochs)
+        self.history.classes = data.classes
         return loop.run(self, data, max_epochs, partial=False)
 
     def _fit_data_parallel(self, comm, X, y, validation_data, sample_weight, validation_fraction,
@@ -194,8 +213,10 @@ class Trainer:
         For scikit-learn's ``partial_fit`` and warm starts; no validation, no early stopping.
         """
         comm = self.options.comm
-        if comm is None:
-            data = prepare(self.model, self.output, self.dtype, X, y, sample_weight=sample_weight, rng=self.rng)
+        if comm is None:  # the labels of every call map to the first call's classes
+            data = prepare(self.model, self.output, self.dtype, X, y, sample_weight=sample_weight, rng=self.rng,
+                           classes=self.classes)
+            self.classes = data.classes
         else:  # the weights and generator stay in step between calls; the first call aligns them
             from ..distributed import training as dp
 
@@ -205,6 +226,7 @@ class Trainer:
             data = dp.prepare(comm, self.model, self.output, self.dtype, X, y, sample_weight=sample_weight)
         if self.state is None:
             self._reset_run(self.options.max_epochs)
+        self.history.classes = self.classes
         self.stop_reason = None
         if comm is None:
             return loop.run(self, data, self.epoch + 1, partial=True)
@@ -255,6 +277,9 @@ def fit(model, X, y, *, output=None, validation_data=None, validation_fraction=N
 
     ``ff.fit(model, X, y, **options)`` is ``ff.Trainer(model, output, **options).fit(X, y, ...)``:
     see :class:`Trainer` for what the run does, how it detects divergence and how it resumes.
+    It also warns once (:class:`~feedforward.training.scale.UnscaledInputWarning`) when a column
+    of the training inputs looks unscaled: a mean or standard deviation beyond 1e2, or values
+    all below 1e-2 in size (:func:`~feedforward.training.scale.warn_if_unscaled`).
 
     Parameters
     ----------
@@ -262,7 +287,9 @@ def fit(model, X, y, *, output=None, validation_data=None, validation_fraction=N
         Returns the pre-activation (logits) ``z`` of the output unit.
     X : array, shape (n, n_features)
     y : array, shape (n,) or (n, n_outputs)
-        Class labels in ``[0, C)`` (categorical), 0/1 (bernoulli) or values (gaussian).
+        Class labels of any kind (categorical, bernoulli), mapped to ``[0, C)`` in the order of
+        their sorted unique values and recorded as ``history.classes``; ``history.classes[net.predict(X)]``
+        are labels again. Bernoulli also takes probabilities in [0, 1]; gaussian, values.
     output : str or OutputUnit, optional
         Default ``model.output``.
 {data}
@@ -283,6 +310,7 @@ def fit(model, X, y, *, output=None, validation_data=None, validation_fraction=N
     ('max_epochs', True)
     """
     trainer = Trainer(model, output, **options)
+    trainer.warn_unscaled = True
     return trainer.fit(X, y, validation_data=validation_data, sample_weight=sample_weight,
                        validation_fraction=validation_fraction)
 
