@@ -192,3 +192,29 @@ def test_a_large_mean_warns_and_scaled_or_pixel_data_does_not():
         ff.fit(_net(), np.c_[X[:, :3], np.full(len(X), 5.0)], y, max_epochs=1, rng=0)  # a constant column
         # A Trainer (the estimators' path: they check the inputs themselves) does not warn.
         ff.Trainer(_net(), max_epochs=1).fit(X * 1e3, y)
+
+
+def test_the_loss_plot_marks_a_best_epoch_only_against_validation_data(tmp_path):
+    """Issue 14: the loss plot marked a "best epoch" without validation data; now only the
+    validation monitor's best is drawn."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import feedforward as ff
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    marked = {}
+    for name, extra in (("train", {}), ("val", {"validation_fraction": 0.25})):
+        net = ff.nn.MLP([3, 8, 2], output="categorical", rng=0)
+        h = ff.fit(net, X, y, max_epochs=5, rng=0, **extra)
+        fig = h.plot(tmp_path / f"{name}.png")
+        fig = fig if fig is not None else plt.gcf()
+        labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+        marked[name] = any(t.startswith("best epoch") for t in labels)
+        plt.close("all")
+    assert marked == {"train": False, "val": True}

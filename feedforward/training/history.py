@@ -210,7 +210,8 @@ class History:
             val = [r.get(val_key) if r.get(val_key) is not None else math.nan for r in self.records]
             ax.plot(epochs, val, label=val_key.replace("_", " "))
             values += val
-        if self.best_epoch is not None and train_key == "train_loss":
+        # A "best epoch" means something only against held-out data: not marked for a training loss.
+        if self.best_epoch is not None and train_key == "train_loss" and self.monitor.startswith("val_"):
             ax.axvline(self.best_epoch, color="grey", linestyle=":", label=f"best epoch ({self.best_epoch})")
         finite = [v for v in values if math.isfinite(v)]
         if log and finite and min(finite) > 0:
