@@ -23,8 +23,8 @@ import re
 
 import numpy as np
 
-from ..io.container import MAX_HEADER_BYTES, _check_tensor_entry, need_safetensors, parse_json
-from ..io.files import atomic_write_bytes, open_regular, read_exactly
+from ..io.container import need_safetensors, parse_json, read_safetensors
+from ..io.files import atomic_write_bytes
 from ..io.model import architecture, rebuild
 from ..io.schema import linear_shapes, validate_spec
 from ..nn.activation import ACTIVATIONS, Unit
@@ -70,43 +70,6 @@ def save_torch(model, path) -> None:
     doc = {"format": TORCH_FORMAT, "version": TORCH_VERSION, "architecture": arch}
     st = need_safetensors()
     atomic_write_bytes(path, st.save(tensors, metadata={TORCH_META_KEY: json.dumps(doc, separators=(",", ":"))}))
-
-
-def read_safetensors(path) -> tuple:
-    """``(tensors, metadata)`` of any safetensors file, read within the bounds its header states."""
-    path = os.fspath(path)
-    name = os.path.basename(path) or path
-    with open_regular(path, "safetensors file") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size < 8:
-            raise ValueError(f"{name}: {size} bytes is too short for a safetensors file (truncated or empty)")
-        prefix = read_exactly(f, 8, name, "header length")
-        header_len = int.from_bytes(prefix, "little")
-        if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
-            raise ValueError(f"{name}: header length {header_len} does not fit the file ({size} bytes) or the "
-                             f"{MAX_HEADER_BYTES}-byte limit: truncated, corrupted or not a safetensors file")
-        header_bytes = read_exactly(f, header_len, name, "header")
-        try:
-            header = parse_json(header_bytes.decode("utf-8"), f"{name}: the header")
-        except UnicodeDecodeError:
-            raise ValueError(f"{name}: the header is not UTF-8 text (not a safetensors file)") from None
-        if not isinstance(header, dict):
-            raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
-        meta = header.pop("__metadata__", None) or {}
-        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-            raise ValueError(f"{name}: __metadata__ must map strings to strings")
-        data_len = size - 8 - header_len
-        for key, entry in header.items():
-            _check_tensor_entry(f"{name}: tensor {key!r}", entry, data_len)
-        end = max((entry["data_offsets"][1] for entry in header.values()), default=0)
-        if end != data_len:
-            raise ValueError(f"{name}: {data_len - end} bytes follow the last tensor's data: the file is corrupted")
-        data = read_exactly(f, end, name, "tensor data")
-    try:
-        tensors = need_safetensors().load(prefix + header_bytes + data)
-    except Exception as exc:  # safetensors' own SafetensorError (overlapping or gapped ranges)
-        raise ValueError(f"{name}: corrupted tensor data ({exc})") from None
-    return tensors, meta
 
 
 def _unit_spec(spec, where) -> dict:

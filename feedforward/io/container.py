@@ -28,7 +28,7 @@ import numpy as np
 from .._validation import Int
 from .files import atomic_write_bytes, open_regular, read_exactly
 
-__all__ = ["MAX_HEADER_BYTES", "META_KEY", "read_container", "write_container", "checksum", "parse_json"]
+__all__ = ["MAX_HEADER_BYTES", "META_KEY", "read_safetensors", "read_container", "write_container", "checksum", "parse_json"]
 
 META_KEY = "feedforward"
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
@@ -93,14 +93,17 @@ def checksum(tensors: dict, doc: dict, user: dict) -> str:
 
 
 # ---------------------------------------------------------------- reading
-def read_container(path, expected_format: str, versions) -> tuple:
-    """Read and validate a file; return ``(tensors, our_json, user_metadata)``.
+def read_safetensors(path, what: str = "safetensors file", *, metadata_required: bool = False) -> tuple:
+    """``(tensors, metadata)`` of a safetensors file, every read bounded by what its header states.
 
-    ``versions`` are the format versions the caller can read.
+    The 8-byte header length first, then the header (at most :data:`MAX_HEADER_BYTES` and within
+    the file), then exactly the tensor data the header describes; a regular file only
+    (:func:`~feedforward.io.files.open_regular`). ``metadata_required``: a file without a
+    ``__metadata__`` string map is refused (ours always has one).
     """
     path = os.fspath(path)
     name = os.path.basename(path) or path
-    with open_regular(path, "feedforward model file") as f:
+    with open_regular(path, what) as f:
         size = os.fstat(f.fileno()).st_size
         if size < 8:
             raise ValueError(f"{name}: {size} bytes is too short for a safetensors file (truncated or empty)")
@@ -117,8 +120,7 @@ def read_container(path, expected_format: str, versions) -> tuple:
                 "the file is truncated or corrupted"
             )
         header_bytes = read_exactly(f, header_len, name, "header")
-        header, meta = _parse_header(name, header_bytes, size - 8 - header_len)
-        ours = _our_document(name, meta, expected_format, versions)
+        header, meta = _parse_header(name, header_bytes, size - 8 - header_len, metadata_required)
         data_len = max((entry["data_offsets"][1] for entry in header.values()), default=0)
         if 8 + header_len + data_len < size:
             raise ValueError(
@@ -126,11 +128,21 @@ def read_container(path, expected_format: str, versions) -> tuple:
                 "the file is corrupted"
             )
         data = read_exactly(f, data_len, name, "tensor data")
-    st = need_safetensors()
     try:
-        tensors = st.load(prefix + header_bytes + data)
+        tensors = need_safetensors().load(prefix + header_bytes + data)
     except Exception as exc:  # safetensors raises its own SafetensorError (gaps, overlaps)
         raise ValueError(f"{name}: corrupted tensor data ({exc})") from None
+    return tensors, meta
+
+
+def read_container(path, expected_format: str, versions) -> tuple:
+    """Read and validate a file; return ``(tensors, our_json, user_metadata)``.
+
+    ``versions`` are the format versions the caller can read.
+    """
+    name = os.path.basename(os.fspath(path)) or os.fspath(path)
+    tensors, meta = read_safetensors(path, "feedforward model file", metadata_required=True)
+    ours = _our_document(name, meta, expected_format, versions)
     user = {k: v for k, v in meta.items() if k != META_KEY}
     expected_sum = ours.get("sha256")
     if not isinstance(expected_sum, str) or checksum(tensors, ours, user) != expected_sum:
@@ -138,7 +150,7 @@ def read_container(path, expected_format: str, versions) -> tuple:
     return tensors, ours, user
 
 
-def _parse_header(name, header_bytes, data_len):
+def _parse_header(name, header_bytes, data_len, metadata_required=True):
     try:
         text = header_bytes.decode("utf-8")
     except UnicodeDecodeError:
@@ -147,6 +159,8 @@ def _parse_header(name, header_bytes, data_len):
     if not isinstance(header, dict):
         raise ValueError(f"{name}: the header must be a JSON object, got {type(header).__name__}")
     meta = header.pop("__metadata__", None)
+    if meta is None and not metadata_required:
+        meta = {}
     if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
         raise ValueError(
             f"{name}: no valid __metadata__ (a string-to-string map) in the header: not a feedforward file"
