@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 __all__ = [
-    "Int", "Real", "Choice", "Bool", "Dtype", "Path", "Constraint",
+    "Int", "Real", "Choice", "Bool", "Dtype", "Path", "Text", "List", "Constraint",
     "check_int", "check_real", "check_choice", "check_bool", "check_dtype", "check_path",
     "check_finite", "check_labels", "check_sample_weight", "check_positive", "check_sizes",
     "FLOAT_DTYPES",
@@ -194,6 +194,46 @@ class Path(Constraint):
         if not path or "\x00" in path:
             raise ValueError(f"{name} must be a non-empty path without NUL bytes, got {path!r}")
         return path
+
+
+class Text(Constraint):
+    """A string without control characters (printed to terminals, written into CSV headers),
+    of at most ``max_len`` characters when given."""
+
+    def __init__(self, max_len: int | None = None, *, none: bool = False):
+        self.max_len, self.none_ok = max_len, none
+
+    def describe(self) -> str:
+        limit = "" if self.max_len is None else f" of at most {self.max_len} characters"
+        return self._or_none("printable text" + limit)
+
+    def _check(self, value, name):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__}")
+        if not value.isprintable() or (self.max_len is not None and len(value) > self.max_len):
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+        return value
+
+
+class List(Constraint):
+    """A JSON list whose items each pass ``item``: exactly ``length`` of them when given, else at
+    least ``min_len``; ``items`` names them in messages ("numbers")."""
+
+    def __init__(self, item: Constraint, min_len: int = 0, *, length: int | None = None, items: str | None = None,
+                 none: bool = False):
+        self.item, self.min_len, self.length, self.items, self.none_ok = item, min_len, length, items, none
+
+    def describe(self) -> str:
+        if self.length is not None:
+            return self._or_none(f"a list of {self.length} {self.items or 'items'}")
+        return self._or_none(f"a list of at least {self.min_len} of {self.items or self.item.describe()}")
+
+    def _check(self, value, name):
+        if not isinstance(value, list):
+            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__}")
+        if len(value) < self.min_len or (self.length is not None and len(value) != self.length):
+            raise ValueError(f"{name} must be {self.describe()}, got {len(value)} items")
+        return [self.item(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
 
 def check_int(value, name: str, low=None, high=None, *, none: bool = False):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from feedforward._validation import (
-    Bool, Choice, Dtype, Int, Path, Real, check_int, check_positive, check_real, check_sample_weight,
+    Bool, Choice, Dtype, Int, List, Path, Real, Text, check_int, check_positive, check_real, check_sample_weight,
     check_sizes,
 )
 
@@ -155,3 +155,21 @@ def test_int_and_real_either_return_a_clean_value_or_raise_the_documented_errors
             assert type(got) is kind and math.isfinite(got)
             assert (0 <= got <= 100) if kind is int else (-1 <= got <= 1)
             assert not isinstance(value, bool)
+
+
+def test_text_and_list_constraints():
+    """Fields of files (model files' pipelines, the CLI's record) share these two."""
+    assert Text(5)("abc", "name") == "abc"
+    with pytest.raises(TypeError, match="name must be printable text, got int"):
+        Text()(3, "name")
+    with pytest.raises(ValueError, match="must be printable text of at most 5 characters"):
+        Text(5)("abcdef", "name")
+    with pytest.raises(ValueError, match="printable text"):
+        Text()("\x1b[2J", "name")
+    assert List(Real(), length=2, items="numbers")([1, 2.5], "x") == [1.0, 2.5]
+    with pytest.raises(ValueError, match=r"x must be a list of 3 numbers, got 2 items"):
+        List(Real(), length=3, items="numbers")([1, 2], "x")
+    with pytest.raises(ValueError, match=r"x\[1\] must be a finite number"):
+        List(Real())([1, float("nan")], "x")
+    with pytest.raises(TypeError, match="x must be a list of at least 1 of printable text, got tuple"):
+        List(Text(), 1)(("a",), "x")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import Bool, Choice, Constraint, Int, Real
+from .._validation import Bool, Choice, Int, List, Real, Text
 from ..nn.output import OUTPUTS
 
 __all__ = ["FORMAT", "META_KEY", "CLIError", "load_bundle", "check_record", "predict", "bundled_name"]
@@ -50,47 +50,15 @@ def bundled_name(spec) -> str | None:
     return key if key in DATASETS else None
 
 
-# ------------------------------------------------------------ constraints
-class _Text(Constraint):
-    """A string without control characters (it is printed to a terminal and written into CSV headers)."""
-
-    def describe(self) -> str:
-        return "printable text"
-
-    def _check(self, value, name):
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__}")
-        if not value.isprintable():
-            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
-        return value
-
-
-class _List(Constraint):
-    """A list of at least ``min_len`` items, each through ``item``."""
-
-    def __init__(self, item: Constraint, min_len: int = 0):
-        self.item, self.min_len = item, min_len
-
-    def describe(self) -> str:
-        return f"a list of at least {self.min_len} of {self.item.describe()}"
-
-    def _check(self, value, name):
-        if not isinstance(value, list):
-            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__}")
-        if len(value) < self.min_len:
-            raise ValueError(f"{name} must be {self.describe()}, got {len(value)} items")
-        return [self.item(v, f"{name}[{i}]") for i, v in enumerate(value)]
-
-
 _REQUIRED = {
     "task": Choice("classification", "regression"),
-    "data": _Text(),
-    "data_name": _Text(),
-    "feature_names": _List(_Text(), 1),
-    "target": _Text(),
-    "target_names": _List(_Text(), 1),
-    "x_mean": _List(Real()),
-    "x_scale": _List(Real(0, low_open=True)),
+    "data": Text(),
+    "data_name": Text(),
+    "feature_names": List(Text(), 1),
+    "target": Text(),
+    "target_names": List(Text(), 1),
+    "x_mean": List(Real()),
+    "x_scale": List(Real(0, low_open=True)),
     "y_mean": Real(),
     "y_scale": Real(0, low_open=True),
     "seed": Int(0),
@@ -98,17 +66,17 @@ _REQUIRED = {
     "official_test_set": Bool(),
     "output": Choice(*OUTPUTS),
     # Shown by `feedforward summary`.
-    "layers": _List(Int(1)),
-    "activation": _Text(),
-    "optimizer": _Text(),
+    "layers": List(Int(1)),
+    "activation": Text(),
+    "optimizer": Text(),
     "lr": Real(0, low_open=True),
-    "mode": _Text(),
+    "mode": Text(),
     "batch_size": Int(1),
     "epochs_run": Int(0),
-    "stop_reason": _Text(),
+    "stop_reason": Text(),
     "train_seconds": Real(0),
 }
-_OPTIONAL = {"schedule": (_Text(), "constant"), "test_metrics": (None, None)}
+_OPTIONAL = {"schedule": (Text(), "constant"), "test_metrics": (None, None)}
 _METRICS = {
     "classification": {"accuracy": Real(0, 1), "correct": Int(0), "n": Int(0)},
     "regression": {"mae": Real(0), "rmse": Real(0), "r2": Real(), "n": Int(0)},

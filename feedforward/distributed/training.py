@@ -44,6 +44,7 @@ import math
 import numpy as np
 
 from ..autograd import no_grad
+from ..optim.clip import clip_grad_norm
 from ..tensor import Tensor
 from ..training.batching import epoch_order
 from ..training.callbacks import call_hook
@@ -304,7 +305,7 @@ def minibatch_epoch(t, train, epoch: int, batch_size: int, hooks: bool) -> Epoch
             first = value
         if not math.isfinite(value):
             return EpochResult(n_updates, loss_sum, seen, first, f"the loss of update {b} became {value}")
-        if clip is not None and not math.isfinite(_clip(params, clip)):
+        if clip is not None and not math.isfinite(clip_grad_norm(params, clip)):
             return EpochResult(n_updates, loss_sum, seen, first, f"the gradient norm of update {b} became infinite")
         opt.step()
         n_updates += 1
@@ -317,12 +318,6 @@ def minibatch_epoch(t, train, epoch: int, batch_size: int, hooks: bool) -> Epoch
             stop = True
     # A stop asked in the last update is agreed at the end of the epoch (agree_epoch).
     return EpochResult(n_updates, loss_sum, seen, first, stop=stop)
-
-
-def _clip(params, clip):
-    from ..optim.clip import clip_grad_norm
-
-    return clip_grad_norm(params, clip)
 
 
 def agree_epoch(comm, stop: bool, record: dict) -> bool:

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from .._validation import Bool, Choice, Real
+from .._validation import Bool, Choice, List, Real, Text
 from .schema import check_field, check_keys
 
 __all__ = ["Pipeline", "MAX_CATEGORIES", "MISSING_TEXTS"]
@@ -43,9 +43,7 @@ _KEYS = {"columns", "named", "x_mean", "x_scale", "task", "classes", "multilabel
 
 
 def _text(value, where: str) -> str:
-    if not isinstance(value, str) or not value.isprintable() or len(value) > 1000:
-        raise ValueError(f"{where} must be printable text of at most 1000 characters, got {value!r}")
-    return value
+    return check_field(Text(1000), value, where)
 
 
 def _label(value, where: str):
@@ -58,11 +56,8 @@ def _label(value, where: str):
 
 
 def _reals(value, where: str, n: int, positive: bool = False) -> list:
-    if not isinstance(value, list) or len(value) != n:
-        raise ValueError(f"{where} must be a list of {n} numbers, got {type(value).__name__}"
-                         f"{'' if not isinstance(value, list) else f' of {len(value)}'}")
     c = Real(0, low_open=True) if positive else Real(-_FLOAT32_MAX, _FLOAT32_MAX)
-    return [float(check_field(c, v, f"{where}[{i}]")) for i, v in enumerate(value)]
+    return check_field(List(c, length=n, items="numbers"), value, where)
 
 
 def _column(spec, where: str) -> dict:
