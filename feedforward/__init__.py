@@ -5,9 +5,10 @@
 README for the rest.
 """
 
-from . import functional, nn
+from . import backend, functional, nn
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import gradcheck, numeric_grad
+from .backend import device
 from .tensor import (
     DEFAULT_DTYPE, Tensor, abs, as_tensor, clip, concatenate, exp, log, matmul, maximum, minimum, stack,
     tensor, where,
@@ -18,7 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "as_tensor", "DEFAULT_DTYPE", "no_grad", "enable_grad", "is_grad_enabled",
     "exp", "log", "abs", "maximum", "minimum", "where", "clip", "matmul", "concatenate", "stack",
-    "gradcheck", "numeric_grad", "functional", "nn",
+    "gradcheck", "numeric_grad", "functional", "nn", "backend", "device",
 ]
 
 # Sub-packages and names that pull in more code (or optional extras) load on

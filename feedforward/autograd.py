@@ -19,6 +19,8 @@ import threading
 
 import numpy as np
 
+from .backend.registry import array_namespace
+
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "unbroadcast", "backward"]
 
 
@@ -161,14 +163,15 @@ def _accumulate_leaf(leaf, g: np.ndarray, handed: set) -> None:
     owner = _owner(g)
     if (
         id(owner) in handed
-        or not g.flags.writeable
+        or not getattr(g.flags, "writeable", True)
         or g.dtype != leaf.data.dtype
         or g.shape != leaf.data.shape
     ):
         # A gradient that passed unchanged through `+`, `reshape` or a
         # broadcast may be shared with another leaf or be a read-only view:
         # copy it so that an in-place update of one .grad never changes another.
-        g = np.array(np.broadcast_to(g, leaf.data.shape), dtype=leaf.data.dtype)
+        xp = array_namespace(g)
+        g = xp.array(xp.broadcast_to(g, leaf.data.shape), dtype=leaf.data.dtype)
         owner = g
     handed.add(id(owner))
     leaf.grad = g
@@ -188,11 +191,14 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
                 "gradient argument of the same shape (the vector in the "
                 "vector-Jacobian product); reduce it first, e.g. loss.sum().backward()."
             )
-        gradient = np.empty_like(root.data)
+        gradient = (np if type(root.data) is np.ndarray else array_namespace(root.data)).empty_like(root.data)
         gradient.fill(1)  # np.ones_like, without its Python-level wrapper
     else:
         gradient = gradient.data if hasattr(gradient, "_parents") else gradient
-        gradient = np.asarray(gradient, dtype=root.data.dtype)
+        xp = array_namespace(root.data)
+        if type(gradient) is not type(root.data) and not isinstance(gradient, (list, tuple, float, int)):
+            array_namespace(root.data, gradient)  # on another device: a clear error
+        gradient = xp.asarray(gradient, dtype=root.data.dtype)
         if gradient.shape != root.data.shape:
             raise ValueError(
                 f"backward(): gradient has shape {gradient.shape}, expected the "
@@ -209,7 +215,8 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
             node._pending = None
             fn = node._backward
             if fn is None:  # a leaf
-                if node.grad is None and g.base is None and g.flags.writeable and id(g) not in handed \
+                if node.grad is None and g.base is None and getattr(g.flags, "writeable", True) \
+                        and id(g) not in handed \
                         and g.dtype == node.data.dtype and g.shape == node.data.shape:
                     # The common case, inlined: a fresh array of the right kind becomes .grad.
                     handed.add(id(g))

@@ -9,9 +9,13 @@ when that parent needs none). :mod:`feedforward.autograd` does the rest.
 Composite functions (activations, losses) live in :mod:`feedforward.functional`.
 
 Dtypes: Python numbers and lists become float32 (the default, for speed);
-NumPy float arrays keep their dtype, so float64 stays float64 (gradient
-checks need it); NumPy integer and bool arrays keep their dtype (labels,
+float arrays keep their dtype, so float64 stays float64 (gradient
+checks need it); integer and bool arrays keep their dtype (labels,
 masks) but cannot require a gradient.
+
+Devices: ``.data`` is an array of a backend (:mod:`feedforward.backend`): a NumPy array on
+``"cpu"``, a CuPy array on ``"cuda"``. Every op computes with the module of its operands'
+arrays (``xp``), so one code path serves both; operands must share a device, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import numpy as np
 
 from . import autograd
 from .autograd import unbroadcast
+from .backend import registry as _registry
+from .backend.device import Device
 
 __all__ = [
     "Tensor", "tensor", "as_tensor", "DEFAULT_DTYPE",
@@ -32,11 +38,26 @@ __all__ = [
 DEFAULT_DTYPE = np.float32
 _new = object.__new__
 _grad_mode = autograd._mode  # thread-local; read directly in the hot path
+_XP = _registry._XP  # array type -> array module
 
 
-def _to_array(data, dtype=None) -> np.ndarray:
+def _ns(a):
+    """The array module of ``a`` (NumPy, CuPy, ...)."""
+    return _XP.get(type(a)) or _registry.array_namespace(a)
+
+
+def _to_array(data, dtype=None):
     if isinstance(data, Tensor):
         data = data.data
+    if type(data) is not np.ndarray and type(data) in _XP:  # another backend's array: keep it there
+        if dtype is not None:
+            return data.astype(dtype, copy=False)
+        kind = data.dtype.kind
+        if kind == "f" and data.dtype.itemsize < 4:
+            return data.astype(DEFAULT_DTYPE)
+        if kind in "fiub":
+            return data
+        raise TypeError(f"Tensor: unsupported array dtype {data.dtype}; expected a float, int or bool array.")
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     if isinstance(data, np.ndarray):
@@ -77,11 +98,13 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Numbers, nested lists or a NumPy array (see the module docstring for dtypes).
+        Numbers, nested lists, a NumPy array or an array of another backend (CuPy).
     requires_grad : bool
         Record operations on this tensor so that ``backward()`` fills ``.grad``.
     dtype : numpy dtype, optional
         Force a dtype (e.g. ``np.float64`` for gradient checks).
+    device : str or Device, optional
+        Put the data there (``"cpu"``, ``"cuda"``, ``"cuda:1"``); by default it stays where it is.
 
     Examples
     --------
@@ -102,8 +125,10 @@ class Tensor:
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         self.data = _to_array(data, dtype)
+        if device is not None:
+            self.data = _registry.to_device(self.data, device)
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require a gradient; got dtype {self.data.dtype}. "
@@ -133,7 +158,7 @@ class Tensor:
         # attribute stores and a loop, no generator or function call.
         out = _new(cls)
         # A ufunc on 0-d arrays returns a NumPy scalar: keep .data an ndarray.
-        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out.data = data if type(data) is np.ndarray or type(data) in _XP else np.asarray(data)
         out.grad = None
         out._retains_grad = False
         out._op = op
@@ -168,6 +193,33 @@ class Tensor:
         self._retains_grad = True
         return self
 
+    # ------------------------------------------------------------- devices
+    @property
+    def device(self) -> Device:
+        """Where ``.data`` lives: ``device('cpu')``, ``device('cuda:0')``."""
+        return _registry.device_of(self.data)
+
+    def to(self, device=None, dtype=None) -> "Tensor":
+        """This tensor on ``device`` and/or as ``dtype`` (itself when nothing changes); gradients flow back."""
+        a = self
+        data = a.data if dtype is None else a.data.astype(dtype, copy=False)
+        if device is not None:
+            data = _registry.to_device(data, device)
+        if data is a.data:
+            return a
+        home = a.device
+
+        def backward(g):
+            return (_registry.to_device(g, home, a.data.dtype),)
+
+        return Tensor._make(data, (a,), backward, "to")
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, index: int | None = None) -> "Tensor":
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (shares memory, like PyTorch)."""
         return Tensor(self.data)
@@ -196,6 +248,11 @@ class Tensor:
         return len(self.data)
 
     def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared, not copied); a tensor on a GPU must come to the CPU first."""
+        if type(self.data) is not np.ndarray:
+            if _registry.backend_of(self.data).type != "cpu":
+                raise TypeError(f"can't convert a tensor on {self.device} to a NumPy array; use .cpu().numpy() "
+                                "(an explicit copy to the host)")
         return self.data
 
     def item(self):
@@ -205,13 +262,16 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = np.array2string(_registry.to_numpy(self.data), separator=", ", prefix="Tensor(")
         extra = f", dtype={self.data.dtype}" if self.data.dtype != DEFAULT_DTYPE else ""
+        dev = self.device
+        where = f", device='{dev}'" if dev.type != "cpu" else ""
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({body}{extra}{grad})"
+        return f"Tensor({body}{extra}{where}{grad})"
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -225,7 +285,7 @@ class Tensor:
 
     # ---------------------------------------------------------- elementwise
     def __add__(self, other):
-        other = as_tensor(other, self.dtype)
+        other = _operand(other, self)
         a, b = self, other
 
         def backward(g):
@@ -234,10 +294,10 @@ class Tensor:
         return Tensor._make(a.data + b.data, (a, b), backward, "add")
 
     def __radd__(self, other):
-        return as_tensor(other, self.dtype).__add__(self)
+        return _operand(other, self).__add__(self)
 
     def __sub__(self, other):
-        other = as_tensor(other, self.dtype)
+        other = _operand(other, self)
         a, b = self, other
 
         def backward(g):
@@ -246,10 +306,10 @@ class Tensor:
         return Tensor._make(a.data - b.data, (a, b), backward, "sub")
 
     def __rsub__(self, other):
-        return as_tensor(other, self.dtype).__sub__(self)
+        return _operand(other, self).__sub__(self)
 
     def __mul__(self, other):
-        other = as_tensor(other, self.dtype)
+        other = _operand(other, self)
         a, b = self, other
 
         def backward(g):
@@ -260,10 +320,10 @@ class Tensor:
         return Tensor._make(a.data * b.data, (a, b), backward, "mul")
 
     def __rmul__(self, other):
-        return as_tensor(other, self.dtype).__mul__(self)
+        return _operand(other, self).__mul__(self)
 
     def __truediv__(self, other):
-        other = as_tensor(other, self.dtype)
+        other = _operand(other, self)
         a, b = self, other
         out = a.data / b.data
 
@@ -276,7 +336,7 @@ class Tensor:
         return Tensor._make(out, (a, b), backward, "div")
 
     def __rtruediv__(self, other):
-        return as_tensor(other, self.dtype).__truediv__(self)
+        return _operand(other, self).__truediv__(self)
 
     def __neg__(self):
         def backward(g):
@@ -294,11 +354,11 @@ class Tensor:
                 # p * x^(p-1); written without x**(p-1) when p == 2 to stay exact.
                 # NOTE: p == 0 must give 0, not 0 * x^-1 = nan at x = 0 (as torch.pow).
                 if p == 0:
-                    return (np.zeros_like(g),)
+                    return (_ns(g).zeros_like(g),)
                 return (g * (2 * a.data if p == 2 else p * a.data ** (p - 1)),)
 
             return Tensor._make(out, (a,), backward, "pow")
-        b = as_tensor(exponent, self.dtype)
+        b = _operand(exponent, self)
         out = a.data ** b.data
 
         def backward_t(g):
@@ -306,66 +366,68 @@ class Tensor:
             # Same conventions as torch.pow at the edges: the gradient w.r.t. the base
             # is 0 where b == 0, and w.r.t. the exponent 0 where a == 0 and b >= 0
             # (0^b is constant there); elsewhere NumPy's inf/nan pass through silently.
+            xp = _ns(g)
             with np.errstate(divide="ignore", invalid="ignore"):
                 if a.requires_grad:
-                    ga = np.where(b.data == 0, 0, g * b.data * a.data ** (b.data - 1))
+                    ga = xp.where(b.data == 0, 0, g * b.data * a.data ** (b.data - 1))
                     ga = unbroadcast(ga, a.shape)
                 if b.requires_grad:
                     # d(a^b)/db = a^b log a
-                    gb = np.where((a.data == 0) & (b.data >= 0), 0, g * out * np.log(a.data))
+                    gb = xp.where((a.data == 0) & (b.data >= 0), 0, g * out * xp.log(a.data))
                     gb = unbroadcast(gb, b.shape)
             return ga, gb
 
         return Tensor._make(out, (a, b), backward_t, "pow")
 
     def __rpow__(self, base):
-        return as_tensor(base, self.dtype).__pow__(self)
+        return _operand(base, self).__pow__(self)
 
     # ------------------------------------------------------------- matmul
     def __matmul__(self, other):
         return matmul(self, other)
 
     def __rmatmul__(self, other):
-        return matmul(as_tensor(other, self.dtype), self)
+        return matmul(_operand(other, self), self)
 
     # --------------------------------------------------------- comparisons
     # Comparisons give boolean masks: not differentiable, no graph.
-    def _compare(self, other, ufunc):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor(ufunc(self.data, other))
+    def _compare(self, other, name):
+        other = _operand(other, self).data
+        return Tensor(getattr(_ns(self.data), name)(self.data, other))
 
     def __lt__(self, other):
-        return self._compare(other, np.less)
+        return self._compare(other, "less")
 
     def __le__(self, other):
-        return self._compare(other, np.less_equal)
+        return self._compare(other, "less_equal")
 
     def __gt__(self, other):
-        return self._compare(other, np.greater)
+        return self._compare(other, "greater")
 
     def __ge__(self, other):
-        return self._compare(other, np.greater_equal)
+        return self._compare(other, "greater_equal")
 
     def __eq__(self, other):
-        return self._compare(other, np.equal)
+        return self._compare(other, "equal")
 
     def __ne__(self, other):
-        return self._compare(other, np.not_equal)
+        return self._compare(other, "not_equal")
 
     # ------------------------------------------------------------ indexing
     def __getitem__(self, index):
-        index = _index_data(index)
         a = self
+        index = _index_data(index, a.data)
         out = a.data[index]
         basic = _is_basic_index(index)
 
         def backward(g):
-            ga = np.zeros_like(a.data)
+            xp = _ns(g)
+            ga = xp.zeros_like(a.data)
             if basic:
                 ga[index] = g  # basic indexing selects each element at most once
             else:
                 # Integer arrays may repeat an index (x[[0, 0]]): add, do not overwrite.
-                np.add.at(ga, index, g)
+                xp.add.at(ga, index, g)
             return (ga,)
 
         return Tensor._make(out, (a,), backward, "getitem")
@@ -385,11 +447,12 @@ class Tensor:
         out = a.data.sum(axis=axes, keepdims=keepdims)
 
         def backward(g):
+            xp = _ns(g)
             if not keepdims:
-                g = np.expand_dims(g, axes)
-            return (np.broadcast_to(g, a.shape),)
+                g = xp.expand_dims(g, axes)
+            return (xp.broadcast_to(g, a.shape),)
 
-        return Tensor._make(np.asarray(out), (a,), backward, "sum")
+        return Tensor._make(out, (a,), backward, "sum")
 
     def mean(self, axis=None, keepdims: bool = False):
         """Mean over ``axis`` (all by default), like ``np.mean``."""
@@ -401,31 +464,31 @@ class Tensor:
             raise ValueError(f"mean of an empty selection (shape {self.shape}, axis {axis})")
         return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
 
-    def _extremum(self, axis, keepdims, reduce, op):
+    def _extremum(self, axis, keepdims, op):
         a = self
         axes = _axis_tuple(axis, a.ndim)
         if a.size == 0:
             raise ValueError(f"{op}() of an empty tensor (shape {a.shape}) has no value")
-        out_k = reduce(a.data, axis=axes, keepdims=True)
-        out = out_k if keepdims else np.squeeze(out_k, axis=axes)
+        out_k = getattr(a.data, op)(axis=axes, keepdims=True)
+        out = out_k if keepdims else out_k.squeeze(axis=axes)
 
         def backward(g):
             if not keepdims:
-                g = np.expand_dims(g, axes)
+                g = _ns(g).expand_dims(g, axes)
             # Ties share the gradient evenly, as torch.amax / torch.max() do.
             mask = a.data == out_k
             # Count in g's dtype: an int64 count would promote a float32 gradient to float64.
             return (mask * (g / mask.sum(axis=axes, keepdims=True, dtype=g.dtype)),)
 
-        return Tensor._make(np.asarray(out), (a,), backward, op)
+        return Tensor._make(out, (a,), backward, op)
 
     def max(self, axis=None, keepdims: bool = False):
         """Maximum over ``axis``; ties share the gradient evenly (as ``torch.amax``)."""
-        return self._extremum(axis, keepdims, np.max, "max")
+        return self._extremum(axis, keepdims, "max")
 
     def min(self, axis=None, keepdims: bool = False):
         """Minimum over ``axis``; ties share the gradient evenly (as ``torch.amin``)."""
-        return self._extremum(axis, keepdims, np.min, "min")
+        return self._extremum(axis, keepdims, "min")
 
     # ------------------------------------------------------------- shapes
     def reshape(self, *shape):
@@ -488,6 +551,8 @@ class Tensor:
     def abs(self):
         return abs(self)
 
+    __abs__ = abs
+
     def clip(self, min=None, max=None):
         return clip(self, min, max)
 
@@ -519,9 +584,9 @@ class Tensor:
 
 
 # ------------------------------------------------------------------ helpers
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
     """``ff.tensor(data)``: same as ``ff.Tensor(data)`` (PyTorch spelling)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
 def as_tensor(x, dtype=None) -> Tensor:
@@ -535,13 +600,45 @@ def as_tensor(x, dtype=None) -> Tensor:
     return Tensor(x)
 
 
-def _index_data(index):
-    if isinstance(index, Tensor):
-        return index.data
+def _operand(x, like: Tensor) -> Tensor:
+    """The other operand of a binary op with ``like``, as a tensor on ``like``'s device.
+
+    A Python number takes ``like``'s float dtype (NumPy 2's "weak scalar" rule, so ``x * 2.0``
+    stays float32) and device; a tensor on another device is an error, as in PyTorch.
+    """
+    if isinstance(x, Tensor):
+        if type(x.data) is not type(like.data):
+            _same_device(like, x)
+        return x
+    ld = like.data
+    if isinstance(x, numbers.Number) and ld.dtype.kind == "f":
+        return Tensor((np if type(ld) is np.ndarray else _ns(ld)).asarray(x, dtype=ld.dtype))
+    t = Tensor(x)
+    if type(t.data) is not type(ld):
+        if isinstance(x, numbers.Number):
+            return Tensor(_ns(ld).asarray(t.data))
+        _same_device(like, t)
+    return t
+
+
+def _same_device(a: Tensor, b: Tensor) -> None:
+    if _registry.backend_of(a.data) is not _registry.backend_of(b.data):
+        raise ValueError(
+            f"expected both operands on one device, got {a.device} and {b.device}; "
+            "move one with .to(device)"
+        )
+
+
+def _index_data(index, data):
+    """Index arrays on ``data``'s device (host lists and arrays are moved there)."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_index_data(i, data) for i in index)
+    if isinstance(index, Tensor):
+        index = index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        index = np.asarray(index)
+    if type(index) is np.ndarray and type(data) is not np.ndarray:
+        index = _ns(data).asarray(index)
     return index
 
 
@@ -557,7 +654,7 @@ def _is_basic_index(index) -> bool:
 def exp(x) -> Tensor:
     """``e^x``; gradient ``e^x``."""
     x = as_tensor(x)
-    out = np.exp(x.data)
+    out = _ns(x.data).exp(x.data)
 
     def backward(g):
         return (g * out,)
@@ -572,23 +669,32 @@ def log(x) -> Tensor:
     def backward(g):
         return (g / x.data,)
 
-    return Tensor._make(np.log(x.data), (x,), backward, "log")
+    return Tensor._make(_ns(x.data).log(x.data), (x,), backward, "log")
 
 
 def abs(x) -> Tensor:  # noqa: A001 - mirrors np.abs / torch.abs
     """``|x|``; gradient ``sign(x)``, 0 at 0 (as PyTorch)."""
     x = as_tensor(x)
 
+    xp = _ns(x.data)
+
     def backward(g):
-        return (g * np.sign(x.data),)
+        return (g * xp.sign(x.data),)
 
-    return Tensor._make(np.abs(x.data), (x,), backward, "abs")
+    return Tensor._make(xp.abs(x.data), (x,), backward, "abs")
 
 
-def _min_max(a, b, ufunc, op):
-    a = as_tensor(a, getattr(b, "dtype", None))
-    b = as_tensor(b, a.dtype)
-    out = ufunc(a.data, b.data)
+def _pair(a, b):
+    """Two operands as tensors on one device (numbers take the other's dtype and device)."""
+    if isinstance(a, Tensor):
+        return a, _operand(b, a)
+    b = as_tensor(b)
+    return _operand(a, b), b
+
+
+def _min_max(a, b, op):
+    a, b = _pair(a, b)
+    out = getattr(_ns(a.data), op)(a.data, b.data)
 
     def backward(g):
         # Where a == b the gradient is split in half, as PyTorch does; ReLU
@@ -605,26 +711,28 @@ def _min_max(a, b, ufunc, op):
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum; ties split the gradient evenly (as ``torch.maximum``)."""
-    return _min_max(a, b, np.maximum, "maximum")
+    return _min_max(a, b, "maximum")
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum; ties split the gradient evenly (as ``torch.minimum``)."""
-    return _min_max(a, b, np.minimum, "minimum")
+    return _min_max(a, b, "minimum")
 
 
 def where(condition, a, b) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (broadcasting like ``np.where``)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if type(cond) not in _XP:
+        cond = np.asarray(cond)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be a boolean mask, got dtype {cond.dtype}")
-    a = as_tensor(a, getattr(b, "dtype", None))
-    b = as_tensor(b, a.dtype)
-    out = np.where(cond, a.data, b.data)
+    a, b = _pair(a, b)
+    xp = _registry.array_namespace(cond, a.data, b.data)
+    out = xp.where(cond, a.data, b.data)
 
     def backward(g):
-        ga = unbroadcast(np.where(cond, g, 0), a.shape) if a.requires_grad else None
-        gb = unbroadcast(np.where(cond, 0, g), b.shape) if b.requires_grad else None
+        ga = unbroadcast(xp.where(cond, g, 0), a.shape) if a.requires_grad else None
+        gb = unbroadcast(xp.where(cond, 0, g), b.shape) if b.requires_grad else None
         return ga, gb
 
     return Tensor._make(out, (a, b), backward, "where")
@@ -635,10 +743,11 @@ def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - mirrors np.clip
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     x = as_tensor(x)
-    out = np.clip(x.data, min, max)
+    xp = _ns(x.data)
+    out = xp.clip(x.data, min, max)
 
     def backward(g):
-        inside = np.ones(x.shape, dtype=bool)
+        inside = xp.ones(x.shape, dtype=bool)
         if min is not None:
             inside &= x.data >= min
         if max is not None:
@@ -650,8 +759,7 @@ def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - mirrors np.clip
 
 def matmul(a, b) -> Tensor:
     """Matrix product ``a @ b`` with NumPy's rules (1-D operands, batch broadcasting)."""
-    a = as_tensor(a)
-    b = as_tensor(b, a.dtype)
+    a, b = _pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
@@ -676,13 +784,14 @@ def matmul(a, b) -> Tensor:
         if a.ndim == 1:
             G = G[..., None, :]
         ga = gb = None
+        xp = _ns(g)
         if a.requires_grad:
-            ga = G @ np.swapaxes(B, -1, -2)
+            ga = G @ xp.swapaxes(B, -1, -2)
             if a.ndim == 1:
                 ga = ga[..., 0, :]
             ga = unbroadcast(ga, a.shape)
         if b.requires_grad:
-            gb = np.swapaxes(A, -1, -2) @ G
+            gb = xp.swapaxes(A, -1, -2) @ G
             if b.ndim == 1:
                 gb = gb[..., 0]
             gb = unbroadcast(gb, b.shape)
@@ -696,12 +805,13 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     tensors = tuple(as_tensor(t) for t in tensors)
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
-    out = np.concatenate([t.data for t in tensors], axis=axis)
+    xp = _registry.array_namespace(*(t.data for t in tensors))
+    out = xp.concatenate([t.data for t in tensors], axis=axis)
     ax = axis % out.ndim
-    bounds = np.cumsum([t.shape[ax] for t in tensors])[:-1]
+    bounds = [int(b) for b in np.cumsum([t.shape[ax] for t in tensors])[:-1]]
 
     def backward(g):
-        return tuple(np.split(g, bounds, axis=ax))
+        return tuple(xp.split(g, bounds, axis=ax))
 
     return Tensor._make(out, tensors, backward, "concatenate")
 
@@ -711,10 +821,11 @@ def stack(tensors, axis: int = 0) -> Tensor:
     tensors = tuple(as_tensor(t) for t in tensors)
     if not tensors:
         raise ValueError("stack: need at least one tensor")
-    out = np.stack([t.data for t in tensors], axis=axis)
+    xp = _registry.array_namespace(*(t.data for t in tensors))
+    out = xp.stack([t.data for t in tensors], axis=axis)
     ax = axis % out.ndim
 
     def backward(g):
-        return tuple(np.take(g, i, axis=ax) for i in range(len(tensors)))
+        return tuple(xp.take(g, i, axis=ax) for i in range(len(tensors)))
 
     return Tensor._make(out, tensors, backward, "stack")

@@ -51,3 +51,22 @@ def _one_blas_thread():
         return
     with threadpool_limits(1):
         yield
+
+
+@pytest.fixture
+def strict():
+    """Device ``"strict"``: a GPU-like array library that refuses NumPy (tests/strict_backend.py).
+
+    Yields the counters of host synchronisations and transfers, reset to zero.
+    """
+    from strict_backend import StrictBackend, counts
+
+    from feedforward import backend
+
+    backend.register(StrictBackend())
+    for k in counts:
+        counts[k] = 0
+    try:
+        yield counts
+    finally:
+        backend.unregister("strict")
