@@ -37,6 +37,19 @@ class Backend:
 
     def __init__(self):
         self._error: DeviceUnavailable | None = None
+        self._kernels = None
+
+    @property
+    def kernels(self):
+        """The fused operations of a training step on this backend (:mod:`feedforward.backend.kernels`)."""
+        if self._kernels is None:
+            self._kernels = self._make_kernels()
+        return self._kernels
+
+    def _make_kernels(self):
+        from .kernels import Kernels
+
+        return Kernels(self.load().xp)
 
     # -- to implement
     def _load(self) -> None:
