@@ -72,6 +72,11 @@ class Backend:
     def synchronize(self, index: int | None = None) -> None:
         """Wait for the device's queued work (a no-op where work runs synchronously)."""
 
+    def capture(self, step):
+        """A callable that replays ``step`` (one training step over fixed buffers) faster than calling
+        it, or ``None`` when this backend cannot capture: the loop then calls ``step`` itself."""
+        return None
+
     # -- shared
     def load(self) -> "Backend":
         if self.xp is None:
