@@ -2,6 +2,9 @@
 
 ``dL/dx_i ~ (L(x + h e_i) - L(x - h e_i)) / 2h``, error O(h^2). Use float64
 inputs: in float32 the rounding error of L swamps the difference.
+
+Tensors on a device (a GPU) are checked there: ``f`` runs on the device, and the gradients
+come back to the host (NumPy arrays) only to be compared.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ import numpy as np
 
 from ._validation import check_bool, check_real
 from .autograd import no_grad
+from .backend.registry import to_numpy
 from .tensor import Tensor
 
 __all__ = ["numeric_grad", "gradcheck", "GradcheckResult"]
 
 
 def numeric_grad(f, inputs, eps: float = 1e-6) -> list:
-    """Central-difference gradient of the scalar ``f(*inputs)`` w.r.t. each input's data."""
+    """Central-difference gradient of the scalar ``f(*inputs)`` w.r.t. each input's data.
+
+    Returns one float64 NumPy array per input, of its shape (on the host, whatever the device)."""
     eps = check_real(eps, "eps", 0, low_open=True)
     grads = []
     with no_grad():
@@ -29,9 +35,9 @@ def numeric_grad(f, inputs, eps: float = 1e-6) -> list:
             for i in np.ndindex(t.data.shape):
                 old = t.data[i]
                 t.data[i] = old + eps
-                up = float(np.sum(f(*inputs).data))
+                up = float(f(*inputs).data.sum())  # a method call: the array's own module
                 t.data[i] = old - eps
-                down = float(np.sum(f(*inputs).data))
+                down = float(f(*inputs).data.sum())
                 t.data[i] = old
                 g[i] = (up - down) / (2 * eps)
             grads.append(g)
@@ -111,7 +117,8 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
     out = f(*inputs)
     out.sum().backward() if out.size != 1 else out.backward()
     wanted = [inputs[i] for i in checked]
-    analytic = [np.zeros_like(t.data) if t.grad is None else t.grad.copy() for t in wanted]
+    analytic = [np.zeros(t.data.shape, t.data.dtype) if t.grad is None else np.array(to_numpy(t.grad))
+                for t in wanted]
     numeric = numeric_grad(lambda *a: f(*inputs), wanted, eps)
     errors = []
     for a, n in zip(analytic, numeric):

@@ -17,6 +17,9 @@ Backpropagation gets the exact gradient for one forward and one backward pass.
 :func:`train` runs any of the four on an ``ff.nn`` regression network
 (loss ``1/2 mean ||y - f(x)||^2``, the Gaussian output unit's NLL) and counts
 the forward passes.
+
+``theta`` is a host (NumPy) vector whatever the model's device: the perturbation methods are
+bookkeeping on the host; the forward passes run where the model is.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from . import functional as F
 from ._rng import as_rng
 from ._validation import check_choice, check_int, check_real
 from .autograd import no_grad
+from .backend.registry import device_of, to_device, to_numpy
 from .tensor import Tensor
 
 __all__ = [
@@ -42,7 +46,7 @@ METHODS = ("backprop", "finite_differences", "weight_perturbation", "keep_if_bet
 
 def flat_parameters(model) -> np.ndarray:
     """All parameters concatenated into one float64 vector ``theta`` (``model.parameters()`` order)."""
-    return np.concatenate([p.data.astype(np.float64).ravel() for p in model.parameters()])
+    return np.concatenate([to_numpy(p.data).astype(np.float64).ravel() for p in model.parameters()])
 
 
 def set_flat_parameters(model, theta) -> None:
@@ -54,7 +58,7 @@ def set_flat_parameters(model, theta) -> None:
         raise ValueError(f"theta must have shape ({total},) (one entry per weight), got {theta.shape}")
     start = 0
     for p in params:
-        p.data = theta[start:start + p.size].reshape(p.shape).astype(p.dtype)
+        p.data = to_device(theta[start:start + p.size].reshape(p.shape).astype(p.dtype), device_of(p.data))
         start += p.size
 
 
@@ -69,9 +73,10 @@ class CountingLoss:
 
     def __init__(self, model, X, Y):
         dtype = model.parameters()[0].dtype
+        where = device_of(model.parameters()[0].data)
         self.model = model
-        self.X = Tensor(np.asarray(X, dtype=dtype))
-        self.Y = np.asarray(Y, dtype=dtype).reshape(len(X), -1)
+        self.X = Tensor(np.asarray(X, dtype=dtype), device=where)
+        self.Y = to_device(np.asarray(Y, dtype=dtype).reshape(len(X), -1), where)
         self.passes = 0
 
     def __call__(self, theta) -> float:
@@ -201,7 +206,7 @@ def train(model, X, Y, method: str = "finite_differences", *, lr: float = 0.1, n
             loss = _loss_tensor(model, J.X, J.Y)
             J.passes += 1
             loss.backward()
-            grad = np.concatenate([p.grad.astype(np.float64).ravel() for p in model.parameters()])
+            grad = np.concatenate([to_numpy(p.grad).astype(np.float64).ravel() for p in model.parameters()])
             theta = theta - lr * grad
         elif method == "finite_differences":
             grad, _ = finite_difference_gradient(J, theta, eps)  # J(theta) is one of its P + 1 passes

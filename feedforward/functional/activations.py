@@ -17,7 +17,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, _axis_tuple, as_tensor
+from ..backend.registry import device_of, to_device
+from ..tensor import Tensor, _axis_tuple, _ns, as_tensor
 
 __all__ = [
     "relu", "abs_rectify", "generalized_relu", "leaky_relu", "prelu", "rrelu", "elu",
@@ -31,16 +32,39 @@ class UnitKernel(NamedTuple):
 
     ``forward(z, inplace)`` returns ``g(z)`` (written over ``z`` when ``inplace``);
     ``backward(grad, out, inplace)`` returns ``grad * g'(z)`` computed from the output ``out = g(z)``
-    alone (written over ``grad`` when ``inplace``): the pre-activation need not be kept.
+    alone (written over ``grad`` when ``inplace``): the pre-activation need not be kept. Both
+    compute with the array module of their arguments (NumPy, CuPy), so one kernel serves every
+    device.
+
+    The same two rules as CUDA C++ expressions, for a backend that compiles one elementwise
+    kernel per unit (:mod:`feedforward.backend.cuda_kernels`); ``None`` when the unit cannot be
+    written so. They are the only copy of the unit's formula in CUDA: nothing else spells it.
+
+    ``cuda_forward``
+        An expression in ``z`` (the pre-activation, of type ``T``) giving ``g(z)``.
+    ``cuda_backward``
+        An expression in ``g`` (the upstream gradient, ``T``) and ``y`` (the unit's output
+        ``g(z)``, ``T``) giving ``g * g'(z)``.
+    ``cuda_params``
+        ``(name, value)`` pairs: floats passed to the kernel as ``T`` arguments of those names.
+
+    The expressions may use ``T(...)`` casts, ``exp``, ``expm1``, ``tanh``, ``log1p``, ``fabs``,
+    ``max``, ``min`` and ``?:``; they follow the NumPy kernels operation for operation (a NaN
+    goes through both the same way), and ``tests/test_backend_engine.py`` compiles them with
+    the host's C++ compiler and compares their values with the NumPy kernels'.
     """
 
     forward: Callable
     backward: Callable
+    cuda_forward: str | None = None
+    cuda_backward: str | None = None
+    cuda_params: tuple = ()
 
 
 def _relu_forward(z, inplace=False):
     # max(z, 0) against a zero of z's dtype (a Python 0 is converted on every call).
-    return np.maximum(z, z.dtype.type(0), out=z if inplace else None)
+    xp = np if type(z) is np.ndarray else _ns(z)  # (inline: this runs once per layer and step)
+    return xp.maximum(z, z.dtype.type(0), out=z if inplace else None)
 
 
 def _relu_backward(g, out, inplace=False):
@@ -48,10 +72,16 @@ def _relu_backward(g, out, inplace=False):
     # mask comes from the output instead of being kept alive.
     # dtype=: the bool mask is cast inside the ufunc's loop instead of through NumPy's
     # default buffered cast of a bool operand (same values, one pass less).
-    return np.multiply(g, out > 0, out=g if inplace else None, dtype=g.dtype)
+    xp = np if type(g) is np.ndarray else _ns(g)
+    return xp.multiply(g, out > 0, out=g if inplace else None, dtype=g.dtype)
 
 
-RELU = UnitKernel(_relu_forward, _relu_backward)
+# NOTE: "z <= 0 ? 0 : z", not "z > 0 ? z : 0": a NaN must come out as NaN, as from np.maximum
+# (the divergence check looks for it). The backward multiplies by the mask, as NumPy does, so an
+# infinite gradient times a dead unit is NaN on both.
+RELU = UnitKernel(_relu_forward, _relu_backward,
+                  cuda_forward="z <= T(0) ? T(0) : z",
+                  cuda_backward="g * T(y > T(0))")
 
 
 @functools.lru_cache(maxsize=64)
@@ -63,15 +93,19 @@ def slope_kernel(a: float) -> UnitKernel:
 
     def forward(z, inplace=False):
         s = z.dtype.type(a)
-        if not inplace:
-            return np.where(z > 0, z, z * s)
+        xp = _ns(z)
+        if not inplace or xp is not np:  # CuPy's ufuncs take no where=
+            return xp.where(z > 0, z, z * s)
         np.multiply(z, s, out=z, where=z <= 0)  # a NaN is kept, as the np.where above keeps it
         return z
 
     def backward(g, out, inplace=False):
-        return np.where(out > 0, g, g * g.dtype.type(a))
+        return _ns(g).where(out > 0, g, g * g.dtype.type(a))
 
-    return UnitKernel(forward, backward)
+    return UnitKernel(forward, backward,
+                      cuda_forward="z > T(0) ? z : z * a",
+                      cuda_backward="y > T(0) ? g : g * a",
+                      cuda_params=(("a", float(a)),))
 
 
 def _rectifier(z: Tensor, a: float, op: str) -> Tensor:
@@ -88,12 +122,13 @@ def _rectifier(z: Tensor, a: float, op: str) -> Tensor:
 
         return Tensor._make(out, (z,), backward, op)
     # A negative slope: g(z) > 0 also for z < 0, so the derivative needs the input's sign.
+    xp = _ns(zd)
     positive = zd > 0
-    out = np.where(positive, zd, zd * np.asarray(a, dtype=zd.dtype))
+    out = xp.where(positive, zd, zd * zd.dtype.type(a))
 
     def backward_slope(g):
         # z <= 0 takes the left derivative a: L-AD-3.
-        return (np.where(positive, g, g * np.asarray(a, dtype=g.dtype)),)
+        return (xp.where(positive, g, g * g.dtype.type(a)),)
 
     return Tensor._make(out, (z,), backward_slope, op)
 
@@ -111,10 +146,11 @@ def abs_rectify(z) -> Tensor:
     so that the two libraries agree; the point has measure zero.
     """
     z = as_tensor(z)
-    out = np.abs(z.data)
+    xp = _ns(z.data)
+    out = xp.abs(z.data)
 
     def backward(g):
-        return (g * np.sign(z.data),)
+        return (g * xp.sign(z.data),)
 
     return Tensor._make(out, (z,), backward, "abs_rectify")
 
@@ -137,12 +173,13 @@ def prelu(z, weight) -> Tensor:
     """
     z = as_tensor(z)
     a = as_tensor(weight, z.dtype)
+    xp = _ns(z.data)
     positive = z.data > 0
-    negative_part = np.where(positive, 0, z.data)
-    out = np.where(positive, z.data, a.data * z.data)
+    negative_part = xp.where(positive, z.dtype.type(0), z.data)
+    out = xp.where(positive, z.data, a.data * z.data)
 
     def backward(g):
-        gz = np.where(positive, g, g * a.data) if z.requires_grad else None
+        gz = xp.where(positive, g, g * a.data) if z.requires_grad else None
         # d/da [a min(0, z)] = min(0, z), summed over everything a was broadcast to.
         ga = _reduce_to(g * negative_part, a.shape) if a.requires_grad else None
         return gz, ga
@@ -150,11 +187,11 @@ def prelu(z, weight) -> Tensor:
     return Tensor._make(out, (z, a), backward, "prelu")
 
 
-def _reduce_to(g: np.ndarray, shape) -> np.ndarray:
+def _reduce_to(g, shape):
     from ..autograd import unbroadcast
 
     if shape == (1,) and g.ndim:
-        return np.asarray(g.sum(), dtype=g.dtype).reshape(1)
+        return g.sum(keepdims=True).astype(g.dtype, copy=False).reshape(1)
     return unbroadcast(g, shape)
 
 
@@ -174,9 +211,9 @@ def rrelu(z, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False,
     from .._rng import as_rng
 
     z = as_tensor(z)
-    slopes = as_rng(rng).uniform(lower, upper, size=z.shape).astype(z.dtype)
-    positive = z.data > 0
-    slopes[positive] = 1
+    # Drawn on the host by the seeded generator (the same slopes on every device), then moved.
+    slopes = to_device(as_rng(rng).uniform(lower, upper, size=z.shape).astype(z.dtype), device_of(z.data))
+    slopes = _ns(slopes).where(z.data > 0, z.dtype.type(1), slopes)
     out = z.data * slopes
 
     def backward(g):
@@ -187,7 +224,8 @@ def rrelu(z, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False,
 
 def _elu_value(z, alpha):
     # expm1 on the non-positive part only: no overflow for large positive z.
-    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype, copy=False)
+    xp = _ns(z)
+    return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, z.dtype.type(0)))).astype(z.dtype, copy=False)
 
 
 @functools.lru_cache(maxsize=64)
@@ -202,9 +240,13 @@ def elu_kernel(alpha: float) -> UnitKernel:
 
     def backward(g, out, inplace=False):
         # alpha e^z = out + alpha for z <= 0 (the left derivative at 0).
-        return np.where(out > 0, g, g * (out + alpha)).astype(g.dtype, copy=False)
+        return _ns(g).where(out > 0, g, g * (out + alpha)).astype(g.dtype, copy=False)
 
-    return UnitKernel(forward, backward)
+    # expm1 only where z <= 0 (the ternary evaluates one branch): no overflow for large z.
+    return UnitKernel(forward, backward,
+                      cuda_forward="z > T(0) ? z : alpha * expm1(z)",
+                      cuda_backward="y > T(0) ? g : g * (y + alpha)",
+                      cuda_params=(("alpha", float(alpha)),))
 
 
 def elu(z, alpha: float = 1.0) -> Tensor:
@@ -220,20 +262,22 @@ def elu(z, alpha: float = 1.0) -> Tensor:
 
         return Tensor._make(out, (z,), backward, "elu")
     # alpha <= 0: the output's sign no longer tells z > 0, so the mask is kept.
+    xp = _ns(z.data)
     positive = z.data > 0
     out = _elu_value(z.data, alpha)
 
     def backward_any_alpha(g):
         # derivative alpha e^z = out + alpha for z <= 0 (left derivative at 0).
-        return (np.where(positive, g, g * (out + alpha)).astype(g.dtype, copy=False),)
+        return (xp.where(positive, g, g * (out + alpha)).astype(g.dtype, copy=False),)
 
     return Tensor._make(out, (z,), backward_any_alpha, "elu")
 
 
-def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+def _stable_sigmoid(x):
     # e = exp(-|x|) never overflows; for x >= 0: 1/(1+e), for x < 0: e/(1+e).
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    xp = _ns(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 def _sigmoid_forward(z, inplace=False):
@@ -242,12 +286,15 @@ def _sigmoid_forward(z, inplace=False):
 
 def _sigmoid_backward(g, s, inplace=False):
     # g s (1 - s): the derivative from the output (L-ACT-4).
-    d = np.multiply(g, s, out=g if inplace else None)
+    d = _ns(g).multiply(g, s, out=g if inplace else None)
     d *= 1 - s
     return d
 
 
-SIGMOID = UnitKernel(_sigmoid_forward, _sigmoid_backward)
+# The forward's two branches are the stable forms above: exp of a non-positive number only.
+SIGMOID = UnitKernel(_sigmoid_forward, _sigmoid_backward,
+                     cuda_forward="z >= T(0) ? T(1) / (T(1) + exp(-z)) : exp(z) / (T(1) + exp(z))",
+                     cuda_backward="g * y * (T(1) - y)")
 
 
 def sigmoid(z) -> Tensor:
@@ -262,16 +309,19 @@ def sigmoid(z) -> Tensor:
 
 
 def _tanh_forward(z, inplace=False):
-    return np.tanh(z, out=z if inplace else None)
+    return _ns(z).tanh(z, out=z if inplace else None)
 
 
 def _tanh_backward(g, t, inplace=False):
+    xp = _ns(g)
     d = t * t
-    np.subtract(1, d, out=d)  # 1 - tanh(z)^2 (L-ACT-5), from the output
-    return np.multiply(g, d, out=g if inplace else d)
+    xp.subtract(t.dtype.type(1), d, out=d)  # 1 - tanh(z)^2 (L-ACT-5), from the output
+    return xp.multiply(g, d, out=g if inplace else d)
 
 
-TANH = UnitKernel(_tanh_forward, _tanh_backward)
+TANH = UnitKernel(_tanh_forward, _tanh_backward,
+                  cuda_forward="tanh(z)",
+                  cuda_backward="g * (T(1) - y * y)")
 
 
 def tanh(z) -> Tensor:
@@ -290,9 +340,10 @@ def identity(z) -> Tensor:
     return as_tensor(z)
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
+def _softplus(x):
     # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, no loss of the small tail.
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    xp = _ns(x)
+    return xp.maximum(x, x.dtype.type(0)) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def softplus(z) -> Tensor:
@@ -305,23 +356,25 @@ def softplus(z) -> Tensor:
     return Tensor._make(_softplus(z.data), (z,), backward, "softplus")
 
 
-def _logsumexp(x: np.ndarray, axis) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # all -inf row: avoid inf - inf
-    return m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+def _logsumexp(x, axis):
+    xp = _ns(x)
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, x.dtype.type(0))  # all -inf row: avoid inf - inf
+    return m + xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True))
 
 
 def logsumexp(z, axis=-1, keepdims: bool = False) -> Tensor:
     """``log sum_i e^{z_i}`` along ``axis``, shifted by the max for stability."""
     z = as_tensor(z)
     axis = _axis_tuple(axis, z.ndim)  # None means all axes; squeeze/expand_dims need a tuple
+    xp = _ns(z.data)
     lse = _logsumexp(z.data, axis)
-    out = lse if keepdims else np.squeeze(lse, axis=axis)
+    out = lse if keepdims else xp.squeeze(lse, axis=axis)
 
     def backward(g):
         if not keepdims:
-            g = np.expand_dims(g, axis)
-        return (g * np.exp(z.data - lse),)  # softmax
+            g = xp.expand_dims(g, axis)
+        return (g * xp.exp(z.data - lse),)  # softmax
 
     return Tensor._make(out, (z,), backward, "logsumexp")
 
@@ -329,12 +382,13 @@ def logsumexp(z, axis=-1, keepdims: bool = False) -> Tensor:
 def softmax(z, axis=-1) -> Tensor:
     """``softmax(z)_i = e^{z_i} / sum_j e^{z_j}`` (L-OUT-3)."""
     z = as_tensor(z)
-    e = np.exp(z.data - np.max(z.data, axis=axis, keepdims=True))
+    xp = _ns(z.data)
+    e = xp.exp(z.data - xp.max(z.data, axis=axis, keepdims=True))
     p = e / e.sum(axis=axis, keepdims=True)
 
     def backward(g):
         # J^T g = p * (g - <g, p>)
-        return (p * (g - np.sum(g * p, axis=axis, keepdims=True)),)
+        return (p * (g - xp.sum(g * p, axis=axis, keepdims=True)),)
 
     return Tensor._make(p, (z,), backward, "softmax")
 
@@ -344,11 +398,12 @@ def log_softmax(z, axis=-1) -> Tensor:
     z = as_tensor(z)
     # (z - m) - log sum e^(z - m), not z - (m + log sum ...): with |z| ~ 1e4 in
     # float32, m + log 2 rounds to a multiple of 2^-10 and the small term is lost.
-    m = np.max(z.data, axis=axis, keepdims=True)
-    shifted = z.data - np.where(np.isfinite(m), m, 0)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    xp = _ns(z.data)
+    m = xp.max(z.data, axis=axis, keepdims=True)
+    shifted = z.data - xp.where(xp.isfinite(m), m, m.dtype.type(0))
+    out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
     def backward(g):
-        return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+        return (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),)
 
     return Tensor._make(out, (z,), backward, "log_softmax")

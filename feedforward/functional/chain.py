@@ -22,19 +22,19 @@ than the modular graph on large layers.
 layer is a plain ``Linear`` or a unit with a :class:`~feedforward.functional.activations.UnitKernel`;
 anything else (a PReLU, an RReLU, a hook that replaces a module's ``forward``) takes the
 layer-by-layer path.
+
+Every array operation goes through the kernels of the input's backend
+(:mod:`feedforward.backend.kernels`: ``gemm``, ``bias_unit``, ``unit_backward``, ``bias_grad``),
+on the CPU too: one code path, and a backend replaces each step by its own fused kernel.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import _mode as _grad_mode
+from ..backend.registry import _BY_TYPE, array_namespace, backend_of
 from ..tensor import Tensor, as_tensor
-from .linear import bias_grad
 
 __all__ = ["linear_chain"]
-
-_dot = np.dot
 
 
 def linear_chain(x, layers) -> Tensor:
@@ -51,6 +51,8 @@ def linear_chain(x, layers) -> Tensor:
         raise ValueError("linear_chain: needs at least one layer")
     if xd.ndim == 0:
         raise ValueError(f"linear_chain: input must have a feature axis, got shape {xd.shape}")
+    kernels = (_BY_TYPE.get(type(xd)) or backend_of(xd)).kernels
+    gemm, bias_unit = kernels.gemm, kernels.bias_unit
     flat = xd.ndim == 2
     h = xd if flat else xd.reshape(-1, xd.shape[-1])
     parents = [x]
@@ -76,11 +78,10 @@ def linear_chain(x, layers) -> Tensor:
                 f"linear_chain: layer {k}'s input has shape {shape}, but the layer expects {Wd.shape[0]} "
                 f"features in its last dimension (weight shape {Wd.shape})"
             )
-        out = _dot(h, Wd)
-        if b is not None:
-            out += b.data  # in place into the fresh product
-        if unit is not None:
-            out = unit.forward(out, True)  # a(k) is private to the chain: overwritten by h(k)
+        if type(Wd) is not type(xd):
+            array_namespace(xd, Wd)  # on two devices: a ValueError naming both
+        # a(k) = h W + b is private to the chain: the unit overwrites it with h(k)
+        out = bias_unit(gemm(h, Wd), None if b is None else b.data, unit)
         if record:
             saved.append((h, Wd, out))
         h = out
@@ -89,6 +90,7 @@ def linear_chain(x, layers) -> Tensor:
         return Tensor._make(result, parents, None, "linear_chain")
 
     def backward(g):
+        unit_backward, bias_grad = kernels.unit_backward, kernels.bias_grad
         G = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         owned = False  # the incoming gradient may be shared: never written to
         grads = []
@@ -96,13 +98,13 @@ def linear_chain(x, layers) -> Tensor:
             W, b, unit = layers[k]
             h_in, Wd, h_out = saved[k]
             if unit is not None:
-                G = unit.backward(G, h_out, owned)
+                G = unit_backward(G, h_out, unit, owned)
                 owned = True
             if b is not None:
                 grads.append(bias_grad(G) if b.requires_grad else None)
-            grads.append(_dot(h_in.T, G) if W.requires_grad else None)
+            grads.append(gemm(h_in, G, trans_a=True) if W.requires_grad else None)
             if k or x.requires_grad:
-                G = _dot(G, Wd.T)
+                G = gemm(G, Wd, trans_b=True)
                 owned = True
         gx = G.reshape(xd.shape) if x.requires_grad else None
         grads.append(gx)

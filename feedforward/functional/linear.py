@@ -8,10 +8,8 @@ batch ``X`` of shape ``(n, in)`` stacked as rows this is ``X W + b`` with
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..tensor import Tensor, as_tensor
-from ._constants import ones
+from ..backend.registry import array_namespace, backend_of
+from ..tensor import Tensor, _ns, as_tensor
 
 
 def linear(x, weight, bias=None) -> Tensor:
@@ -33,9 +31,12 @@ def linear(x, weight, bias=None) -> Tensor:
             f"linear: input has shape {x.shape}, but the layer expects {Wd.shape[0]} features "
             f"in its last dimension (weight shape {W.shape})"
         )
+    if type(xd) is not type(Wd):
+        array_namespace(xd, Wd)  # on two devices: a ValueError naming both
     flat = xd.ndim == 2
     x2 = xd if flat else xd.reshape(-1, xd.shape[-1])
-    out = _dot(x2, Wd)  # np.dot: the same GEMM as @ for 2-D, with less dispatch overhead
+    dot = _ns(Wd).dot  # the array module of the weights; an input elsewhere is refused by it
+    out = dot(x2, Wd)  # dot: the same GEMM as @ for 2-D, with less dispatch overhead
     if bias is not None:
         b = bias if isinstance(bias, Tensor) else as_tensor(bias)
         out += b.data  # in place into the fresh product: no second (n, out) array
@@ -48,8 +49,8 @@ def linear(x, weight, bias=None) -> Tensor:
 
     def backward(g):
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        gx = _dot(g2, Wd.T).reshape(xd.shape) if x.requires_grad else None
-        gW = _dot(x2.T, g2) if W.requires_grad else None
+        gx = dot(g2, Wd.T).reshape(xd.shape) if x.requires_grad else None
+        gW = dot(x2.T, g2) if W.requires_grad else None
         if b is None:
             return gx, gW
         return gx, gW, (bias_grad(g2) if b.requires_grad else None)
@@ -57,14 +58,12 @@ def linear(x, weight, bias=None) -> Tensor:
     return Tensor._make(out, parents, backward, "linear")
 
 
-_dot = np.dot
-
-
-def bias_grad(g: np.ndarray) -> np.ndarray:
+def bias_grad(g):
     """``dL/db = sum over the rows of g`` for ``g`` of shape (n, out), as the product ``1^T g``.
 
-    One BLAS matrix-vector product instead of NumPy's reduction ``g.sum(axis=0)``, which
-    is slower on the shapes of a training step (figures in benchmarks/README.md), with the
-    same accumulation in the dtype of ``g`` as the weight gradient's product ``x^T g``.
+    The backend's kernel (:meth:`~feedforward.backend.kernels.Kernels.bias_grad`): on NumPy one
+    BLAS matrix-vector product instead of the reduction ``g.sum(axis=0)``, which is slower on
+    the shapes of a training step (figures in benchmarks/README.md), with the same accumulation
+    in the dtype of ``g`` as the weight gradient's product ``x^T g``.
     """
-    return _dot(ones(g.shape[0], g.dtype), g)
+    return backend_of(g).kernels.bias_grad(g)

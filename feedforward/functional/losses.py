@@ -1,8 +1,10 @@
 """Losses as negative log-likelihoods (L-OUT-1..3).
 
 Each loss is one fused graph node: the forward value and the gradient with
-respect to the logits ``z`` are computed together in NumPy, which is both
-faster and more stable than composing primitives.
+respect to the logits ``z`` are computed together, with the array module of ``z``
+(NumPy, CuPy), which is both faster and more stable than composing primitives.
+The categorical NLL is the backend's fused kernel
+(:meth:`~feedforward.backend.kernels.Kernels.softmax_cross_entropy`).
 
 ``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``, as in
 PyTorch. ``sample_weight`` (shape ``(n,)``) weights each example; the mean
@@ -18,16 +20,74 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_finite, check_labels, check_sample_weight
-from ..tensor import Tensor, as_tensor
-from ._constants import ones, row_starts
+from ..backend.registry import array_namespace, backend_of, device_of, to_device, to_numpy
+from ..tensor import _XP, Tensor, _ns, as_tensor
 
 __all__ = ["mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _target_array(y, z: Tensor, name: str, finite: bool = True) -> np.ndarray:
-    y = np.asarray(getattr(y, "data", y))
+def _unwrap(x):
+    """A Tensor's array; anything else as it is. (Not ``getattr(x, "data", x)``: an array's own
+    ``.data`` is its memory buffer, which NumPy would read back as a host array.)"""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _on_device_of(zd, y, name: str):
+    """``y`` (an array, a list, a number) as an array on the device of the logits ``zd``.
+
+    Lists and numbers are converted there; an array must already be there: moving it is the
+    caller's explicit choice (``Tensor.to``), as in PyTorch.
+    """
+    if type(y) not in _XP:
+        y = np.asarray(y)
+        return y if type(zd) is np.ndarray else to_device(y, device_of(zd))
+    if type(y) is not type(zd):
+        try:
+            array_namespace(zd, y)
+        except ValueError:
+            raise ValueError(
+                f"{name} is on {device_of(y)} but the input is on {device_of(zd)}; move it first "
+                f"(Tensor(..., device='{device_of(zd)}') or Tensor.to)"
+            ) from None
+    return y
+
+
+def _check_finite(a, name: str) -> None:
+    """:func:`check_finite` on any device: a device array is checked there, and copied to the
+    host (explicitly) only to name the bad value. Never on the training loop's trusted path."""
+    if type(a) is np.ndarray:
+        check_finite(a, name)
+    elif a.dtype.kind in "fc" and not bool(_XP[type(a)].isfinite(a).all()):
+        check_finite(to_numpy(a), name)
+
+
+def _sample_weight(sample_weight, n: int, zd, trusted: bool):
+    """Per-example weights of shape ``(n,)`` in the logits' dtype, on their device (or None).
+
+    On the host every call checks them (:func:`check_sample_weight`); on a device the values
+    are checked on the host only when not ``trusted`` (the training loop checked the whole
+    data set once), so a step costs no host synchronisation.
+    """
+    if sample_weight is None:
+        return None
+    w = _on_device_of(zd, _unwrap(sample_weight), "sample_weight")
+    if type(w) is np.ndarray:
+        return check_sample_weight(w, n, zd.dtype)
+    if w.dtype.kind not in "iuf":
+        raise TypeError(f"sample_weight must be numeric, got an array of dtype {w.dtype}")
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},) (one weight per example), got {w.shape}")
+    if not trusted:
+        check_sample_weight(to_numpy(w), n, zd.dtype)
+    return w.astype(zd.dtype, copy=False)
+
+
+def _target_array(y, z: Tensor, name: str, finite: bool = True):
+    y = y.data if isinstance(y, Tensor) else y
+    if type(y) is not type(z.data):
+        y = _on_device_of(z.data, y, f"{name}: target")
     if y.dtype.kind not in "iufb":
         raise TypeError(f"{name}: target must be numeric, got dtype {y.dtype}")
     y = y.astype(z.dtype, copy=False)
@@ -37,12 +97,12 @@ def _target_array(y, z: Tensor, name: str, finite: bool = True) -> np.ndarray:
         else:
             raise ValueError(f"{name}: target has shape {y.shape}, expected the input's shape {z.shape}")
     if finite:
-        check_finite(y, f"{name} target")
+        _check_finite(y, f"{name} target")
     return y
 
 
-def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, op: str,
-            factor: float = 1.0) -> Tensor:
+def _reduce(z: Tensor, elem, d_elem, sample_weight, reduction: str, op: str,
+            factor: float = 1.0, trusted: bool = False) -> Tensor:
     """Turn elementwise losses ``elem`` (shape of z) and ``d elem / d z`` into one node.
 
     ``d_elem`` is a function returning the derivative array: it is called only
@@ -54,8 +114,10 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    zd = z.data
+    xp = np if type(zd) is np.ndarray else _ns(zd)  # (not elem's: for a 0-d input it is a NumPy scalar)
     n = elem.shape[0] if elem.ndim else 1
-    w = None if sample_weight is None else check_sample_weight(sample_weight, n, z.dtype)
+    w = None if sample_weight is None else _sample_weight(sample_weight, n, zd, trusted)
     if w is not None and elem.ndim == 0:
         raise ValueError(f"{op}: sample_weight needs a batch axis, got a scalar input")
     wb = None if w is None else w.reshape((n,) + (1,) * (elem.ndim - 1))  # broadcast over outputs
@@ -65,7 +127,7 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
     else:
         per_example = elem.size // n if elem.ndim else 1
         if wb is None:
-            total = _add_reduce(elem, axis=None)
+            total = _add_reduce(elem, axis=None) if xp is np else elem.sum()
             denom = elem.size if reduction == "mean" else 1
             out = total / denom if reduction == "mean" else total
             scale = 1.0 / denom if reduction == "mean" else None
@@ -76,7 +138,7 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
             denom = per_example * w.sum() if reduction == "mean" else 1
             out = (elem * wb).sum() / denom
             scale = wb / denom
-        out = np.asarray(out, dtype=z.dtype)
+        out = xp.asarray(out, dtype=z.dtype)
         if factor != 1.0:
             out = out * z.dtype.type(factor)  # as `loss * factor` in z's dtype
             scale = factor if scale is None else scale * factor
@@ -85,8 +147,8 @@ def _reduce(z: Tensor, elem: np.ndarray, d_elem, sample_weight, reduction: str, 
         grad = d_elem()
         if scale is not None:
             grad *= scale  # d_elem() is a fresh array: scale it in place
-        if reduction == "none":
-            grad *= g
+        if reduction == "none" or xp is not np:
+            grad *= g  # on a device without reading g back: no host synchronisation
         else:
             c = g.item()
             if c != 1.0:  # backward() of the loss itself seeds 1: skip a pass over grad
@@ -106,7 +168,7 @@ def mse_loss(input, target, reduction: str = "mean", sample_weight=None, *, _fac
     z = as_tensor(input)
     y = _target_array(target, z, "mse_loss", finite=not _trusted)
     diff = z.data - y
-    return _reduce(z, diff * diff, lambda: 2 * diff, sample_weight, reduction, "mse_loss", _factor)
+    return _reduce(z, diff * diff, lambda: 2 * diff, sample_weight, reduction, "mse_loss", _factor, _trusted)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sample_weight=None, *,
@@ -125,28 +187,39 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", sam
     y = _target_array(target, z, name, finite=False)
     # 0 <= min and max <= 1 also rules out NaN and inf (NaN fails every comparison), so the
     # separate finiteness pass is only needed to name the problem when this check fails.
-    if not _trusted and y.size and not (_min_reduce(y, axis=None) >= 0 and _max_reduce(y, axis=None) <= 1):
-        check_finite(y, f"{name} target")
-        bad = y[(y < 0) | (y > 1)][0]
+    if not _trusted and y.size and not _in_unit_interval(y):
+        host = to_numpy(y)  # the error path: the bad value is named from a host copy
+        check_finite(host, f"{name} target")
+        bad = host[(host < 0) | (host > 1)][0]
         raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {bad!r}")
     zd = z.data
+    xp = _XP[type(zd)]
     # e = exp(-|z|) is kept for the backward pass's sigmoid; the same operations in the same
     # order as max(z, 0) - z y + log1p(e), without the temporaries.
-    e = np.abs(zd)
-    np.negative(e, out=e)
-    np.exp(e, out=e)
-    elem = np.maximum(zd, zd.dtype.type(0))
+    e = xp.abs(zd)
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)
+    elem = xp.maximum(zd, zd.dtype.type(0))
     elem -= zd * y
-    elem += np.log1p(e)
+    elem += xp.log1p(e)
 
     def d_elem():  # sigmoid(z) - y, only when a backward pass asks for it
         # sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0 (never overflows).
-        grad = np.where(zd >= 0, zd.dtype.type(1), e)
+        grad = xp.where(zd >= 0, zd.dtype.type(1), e)
         grad /= 1 + e
         grad -= y
         return grad
 
-    return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits", _factor)
+    return _reduce(z, elem, d_elem, sample_weight, reduction, "binary_cross_entropy_with_logits", _factor,
+                   _trusted)
+
+
+def _in_unit_interval(y) -> bool:
+    """Whether every target lies in [0, 1] (one host synchronisation on a device)."""
+    # 0 <= min and max <= 1 also rules out NaN and inf (NaN fails every comparison).
+    if type(y) is np.ndarray:
+        return bool(_min_reduce(y, axis=None) >= 0 and _max_reduce(y, axis=None) <= 1)
+    return bool(((y >= 0) & (y <= 1)).all())
 
 
 def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_weight=None, *,
@@ -169,10 +242,19 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     if z.ndim != 2:
         raise ValueError(f"cross_entropy: input must be logits of shape (n, C), got shape {z.shape}")
     n, C = z.shape
-    y = np.asarray(getattr(target, "data", target))
+    zd = z.data
+    y = target.data if isinstance(target, Tensor) else target
+    if type(y) is not type(zd):
+        y = _on_device_of(zd, y, "cross_entropy: target")
     if y.shape != (n,):
         raise ValueError(f"cross_entropy: target must have shape ({n},) (one label per row), got {y.shape}")
-    if y.dtype.kind in "iu" and n:
+    if type(y) is not np.ndarray:
+        # On a device the labels are checked on a host copy, and only when not trusted: the
+        # training loop's steps make no host synchronisation.
+        if not _trusted or y.dtype.kind not in "iu":
+            check_labels(to_numpy(y), C, "cross_entropy labels")
+        y = y.astype(np.int64, copy=False)
+    elif y.dtype.kind in "iu" and n:
         # One reduction checks both ends: as unsigned, a negative label is huge.
         # (The training loop calls this on every minibatch; check_labels takes two.)
         y64 = y if y.dtype == np.int64 else y.astype(np.int64)
@@ -183,65 +265,44 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
         y = check_labels(y, C, "cross_entropy labels")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    w = None if sample_weight is None else check_sample_weight(sample_weight, n, z.dtype)
+    w = None if sample_weight is None else _sample_weight(sample_weight, n, zd, _trusted)
     if weight is not None:
-        cw = np.asarray(getattr(weight, "data", weight), dtype=z.dtype)
+        cw = _on_device_of(zd, _unwrap(weight), "cross_entropy: weight").astype(z.dtype, copy=False)
         if cw.shape != (C,):
             raise ValueError(f"cross_entropy: weight must have shape ({C},) (one per class), got {cw.shape}")
         w = cw[y] if w is None else w * cw[y]
-    zd = z.data
-    # Flat indices of the true classes' logits: 1-D fancy indexing does less work than
-    # zd[rows, y] (one index array, not two), and the backward pass reuses them.
-    flat = row_starts(n, C) + y
-    m = _row_max(zd)
-    e = zd - m
-    np.exp(e, out=e)  # in place: one (n, C) buffer for the shifted logits and their exponentials
-    # sum_j e_ij as the product e 1: one BLAS call, where NumPy reduces short rows one at a time
-    s = _dot(e, ones(C, e.dtype)).reshape(n, 1)
-    # logsumexp(z) - z_y as log(s) - (z_y - m): subtracting m first keeps the
-    # O(1) part exact in float32 even when the logits are ~1e4.
-    losses = np.log(s[:, 0]) - (zd.reshape(-1)[flat] - m[:, 0])
-    if reduction == "none":
-        out = losses if w is None else losses * w
-        scale = w
-    elif w is None:
-        out = _add_reduce(losses) / (n if reduction == "mean" else 1)
-        scale = 1.0 / n if reduction == "mean" else None
+    kernels = backend_of(zd).kernels
+    on_host = type(zd) is np.ndarray
+    if reduction == "mean":
+        # The training step's case: one fused kernel gives the loss and its gradient.
+        out, dz = kernels.softmax_cross_entropy(zd, y, w)
+        if on_host:
+            dz.flags.writeable = False  # handed to every backward call: nobody may write it
     else:
-        denom = w.sum() if reduction == "mean" else 1
-        out = (losses * w).sum() / denom
-        scale = w / denom
-    out = np.asarray(out, dtype=z.dtype)
+        losses, probs = kernels.cross_entropy_rows(zd, y)
+        if reduction == "none":
+            out = losses if w is None else losses * w
+        else:
+            out = (_add_reduce(losses) if on_host else losses.sum()) if w is None else (losses * w).sum()
+        out = _XP[type(zd)].asarray(out, dtype=z.dtype)
 
     def backward(g):
-        grad = e / s  # softmax(z), reusing the forward pass's exponentials
-        grad.reshape(-1)[flat] -= 1  # - onehot(y); grad is a fresh C-contiguous array: a view
-        if scale is not None:
-            grad *= scale if np.isscalar(scale) else scale[:, None]
-        if reduction == "none":
-            grad *= g[:, None]
-        else:
+        if reduction == "mean":
+            if not on_host:
+                return (dz * g,)  # without reading g back: no host synchronisation
             c = g.item()
-            if c != 1.0:  # backward() of the loss itself seeds 1: skip a pass over grad
-                grad *= c
+            # backward() of the loss itself seeds 1: the kernel's gradient as it is
+            return (dz if c == 1.0 else dz * dz.dtype.type(c),)
+        grad = probs.copy()  # a fresh array per call: backward may run twice (retain_graph)
+        grad.reshape(-1)[kernels._const_row_starts(n, C) + y] -= 1  # - onehot(y)
+        if w is not None:
+            grad *= w[:, None]
+        grad *= g[:, None] if reduction == "none" else g
         return (grad,)
 
     return Tensor._make(out, (z,), backward, "cross_entropy")
 
 
 _add_reduce = np.add.reduce  # the ufunc reductions without ndarray.sum/max's Python wrappers
-_dot = np.dot
 _max_reduce = np.maximum.reduce
 _min_reduce = np.minimum.reduce
-
-
-def _row_max(z: np.ndarray) -> np.ndarray:
-    """The maximum of each row of ``z`` (n, C), shape (n, 1).
-
-    NumPy reduces along short contiguous rows one row at a time; for the few classes of a
-    classifier (C <= 32) the transposed copy turns that into C elementwise passes over
-    contiguous rows of length n, which give the same numbers.
-    """
-    if z.shape[1] <= 32 and z.shape[0] > 1:
-        return _max_reduce(np.ascontiguousarray(z.T), axis=0).reshape(-1, 1)
-    return _max_reduce(z, axis=1, keepdims=True)

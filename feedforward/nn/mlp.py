@@ -48,6 +48,9 @@ class MLP(Sequential):
         Randomness for initialisation (and RReLU slopes).
     dtype : float32 or float64
         The parameters' dtype.
+    device : str or Device, optional
+        Where the parameters live (``"cpu"``, ``"cuda"``, ``"cuda:1"``). They are drawn on the
+        host by ``rng`` and then moved, so one seed gives the same weights on every device.
 
     Sizes that are not integers >= 1 (``2.5``, ``True``, NaN, a string), a
     non-finite ``bias_init`` or a dtype other than float32/float64 are refused:
@@ -62,7 +65,7 @@ class MLP(Sequential):
     """
 
     def __init__(self, sizes, activation="relu", output=None, *, init=None, bias_init=None,
-                 rng=None, dtype=np.float32):
+                 rng=None, dtype=np.float32, device=None):
         sizes = check_sizes(sizes, "MLP: sizes")
         bias_init = check_real(bias_init, "MLP: bias_init", none=True)
         dtype = check_dtype(dtype, "MLP: dtype")
@@ -90,6 +93,8 @@ class MLP(Sequential):
         super().__init__(layers)
         self.sizes = sizes
         self.output = get_output(output)
+        if device is not None:
+            self.to(device)
 
     @property
     def linears(self) -> list:
@@ -108,21 +113,22 @@ class MLP(Sequential):
             )
         return self.output
 
-    def predict(self, X) -> np.ndarray:
-        """Labels (classification) or values (regression) from the output unit."""
+    def predict(self, X):
+        """Labels (classification) or values (regression) from the output unit, on ``X``'s device
+        (a NumPy array for host data)."""
         from ..autograd import no_grad
 
         unit = self._require_output("predict")
         with no_grad(), eval_mode(self):
             return unit.predict(self(X))
 
-    def predict_proba(self, X) -> np.ndarray:
-        """The output unit's mean: class probabilities for Bernoulli / Categorical."""
+    def predict_proba(self, X):
+        """The output unit's mean: class probabilities for Bernoulli / Categorical, on ``X``'s device."""
         from ..autograd import no_grad
 
         unit = self._require_output("predict_proba")
         with no_grad(), eval_mode(self):
-            return np.asarray(unit.mean(self(X).data))
+            return unit.mean(self(X).data)
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}" + (f", output={self.output.name}" if self.output is not None else "")

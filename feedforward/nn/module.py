@@ -12,8 +12,10 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..backend.registry import device_of, to_device
 from ..functional.chain import linear_chain
-from ..tensor import Tensor
+from ..functional.losses import _unwrap
+from ..tensor import _XP, Tensor
 
 __all__ = ["Parameter", "Module", "Sequential", "eval_mode"]
 
@@ -107,6 +109,31 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    # ------------------------------------------------------------ devices
+    def to(self, device) -> "Module":
+        """Move every parameter (and its gradient) to ``device``, in place; returns ``self``.
+
+        ``net.to("cuda")`` / ``net.to("cpu")`` as in PyTorch: the :class:`Parameter` objects stay
+        the same (an optimizer built before keeps working), only their arrays move. Tensors held
+        as plain attributes (buffers) move too. Nothing is copied for a parameter already there.
+        """
+        seen = set()
+        for module in self.modules():
+            for value in vars(module).values():
+                if isinstance(value, Tensor) and id(value) not in seen:
+                    seen.add(id(value))
+                    value.data = to_device(value.data, device)
+                    if value.grad is not None:
+                        value.grad = to_device(value.grad, device)
+        return self
+
+    @property
+    def device(self):
+        """The device of the first parameter (``device('cpu')``, ``device('cuda:0')``), None without parameters."""
+        for _, p in self.named_parameters():
+            return device_of(p.data)
+        return None
+
     # -------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "Module":
         """Training mode (RReLU samples its slopes); returns self."""
@@ -143,7 +170,9 @@ class Module:
         for name, p in params.items():
             if name not in state:
                 continue
-            value = np.asarray(getattr(state[name], "data", state[name]))
+            value = _unwrap(state[name])
+            if type(value) not in _XP:  # lists, numbers: arrays of any device are taken as they are
+                value = np.asarray(value)
             if value.shape != p.shape:
                 raise ValueError(
                     f"load_state_dict: {name!r} has shape {value.shape} in the state dict, "
@@ -153,7 +182,9 @@ class Module:
                 raise TypeError(f"load_state_dict: {name!r} has non-numeric dtype {value.dtype}")
             staged.append((p, value))
         for p, value in staged:
-            p.data = np.array(value, dtype=p.data.dtype)  # a fresh array: never alias the caller's
+            # A fresh array on the parameter's own device: never alias the caller's.
+            value = to_device(value, device_of(p.data))
+            p.data = _XP[type(value)].array(value, dtype=p.data.dtype, copy=True)
 
     # -------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -235,10 +266,13 @@ class Sequential(Module):
 
 def _as_input(x, weight):
     """What ``Linear.forward`` does to its input: data (not a graph node) is brought to the
-    layer's dtype, as Keras does, so float64 arrays do not make the network float64."""
+    layer's dtype, as Keras does, so float64 arrays do not make the network float64.
+
+    The device is not changed: data on another device than the layer is refused by the layer,
+    naming both (move it with ``Tensor.to``; the estimators and ``ff.fit`` move it once)."""
     if getattr(x, "requires_grad", False):
         return x
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.data if isinstance(x, Tensor) else x if type(x) in _XP else np.asarray(x)
     if data.dtype != weight.data.dtype:
         if data.dtype.kind not in "iufb":
             raise TypeError(f"Linear: input must be numeric, got dtype {data.dtype}")

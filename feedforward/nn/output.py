@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor, as_tensor
+from ..functional.losses import _unwrap
+from ..tensor import _XP, Tensor, as_tensor
 from .module import Module
 
 __all__ = ["OutputUnit", "Gaussian", "Bernoulli", "Categorical", "OUTPUTS", "get_output", "register_output"]
@@ -30,6 +31,12 @@ __all__ = ["OutputUnit", "Gaussian", "Bernoulli", "Categorical", "OUTPUTS", "get
 def _like_input(z, value):
     """Return a Tensor for Tensor input, an array for array input."""
     return value if isinstance(z, Tensor) else value.data
+
+
+def _data(z):
+    """The array of ``z`` (a Tensor, an array of any device, or nested lists of numbers)."""
+    z = _unwrap(z)
+    return z if type(z) in _XP else np.asarray(z)
 
 
 def _outputs(z) -> int:
@@ -67,7 +74,8 @@ class OutputUnit(Module):
     def mean(self, z):
         raise NotImplementedError
 
-    def predict(self, z) -> np.ndarray:
+    def predict(self, z):
+        """The prediction from logits ``z``, on ``z``'s device."""
         raise NotImplementedError
 
 
@@ -88,8 +96,8 @@ class Gaussian(OutputUnit):
     def mean(self, z):
         return z
 
-    def predict(self, z) -> np.ndarray:
-        return np.asarray(getattr(z, "data", z))
+    def predict(self, z):
+        return _data(z)
 
 
 class Bernoulli(OutputUnit):
@@ -110,9 +118,9 @@ class Bernoulli(OutputUnit):
     def mean(self, z):
         return _like_input(z, F.sigmoid(z))
 
-    def predict(self, z) -> np.ndarray:
+    def predict(self, z):
         # sigmoid(z) > 1/2 exactly when z > 0: no need to compute the sigmoid.
-        return (np.asarray(getattr(z, "data", z)) > 0).astype(np.int64)
+        return (_data(z) > 0).astype(np.int64)
 
 
 class Categorical(OutputUnit):
@@ -130,8 +138,9 @@ class Categorical(OutputUnit):
     def mean(self, z):
         return _like_input(z, F.softmax(z, axis=-1))
 
-    def predict(self, z) -> np.ndarray:
-        return np.argmax(np.asarray(getattr(z, "data", z)), axis=-1)
+    def predict(self, z):
+        z = _data(z)
+        return _XP[type(z)].argmax(z, axis=-1)
 
 
 OUTPUTS: dict = {}

@@ -46,7 +46,8 @@ def summary(module, input_shape=None, file=None) -> str:
             raise ValueError("summary(): give input_shape, there is no Linear layer to infer it from")
         input_shape = (first.in_features,)
     dtype = next((p.dtype for p in module.parameters()), np.float32)
-    x = Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype))
+    # a probe row on the model's device: a model on a GPU is summarised there
+    x = Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype), device=module.device)
     rows = []
     with eval_mode(module):
         with no_grad():
