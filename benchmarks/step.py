@@ -11,6 +11,11 @@ Usage::
 
     python benchmarks/step.py              # defaults: 20 warm-up steps, 9 x 50 timed steps
     python benchmarks/step.py --repeats 5 --steps 100
+    python benchmarks/step.py --adam       # issue 12: ff.fit's Adam step vs its SGD step
+
+``--adam`` times ``ff.fit`` (one epoch of ``--steps`` minibatches of 32, ``train_eval="batches"``)
+on a 784-256-128-10 ReLU network with Adam and with plain SGD, interleaved, and reports the
+medians per step and their ratio (the goal of issue 12: Adam <= 1.3 x SGD).
 
 PyTorch runs with its default thread count (``torch.set_num_threads`` is
 left alone); NumPy with its BLAS's default.
@@ -130,12 +135,41 @@ def time_per_step(step, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def adam_vs_sgd(repeats: int, steps: int) -> dict:
+    """Median time per step of ``ff.fit`` with Adam and with SGD (784-256-128-10, batch 32)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32 * steps, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=len(X))
+
+    def epoch(optimizer):
+        net = ff.nn.MLP([784, 256, 128, 10], activation="relu", output="categorical", rng=0)
+        t0 = time.perf_counter()
+        ff.fit(net, X, y, optimizer=optimizer, max_epochs=1, batch_size=32, train_eval="batches", rng=0)
+        return (time.perf_counter() - t0) / steps
+
+    samples = {"sgd": [], "adam": []}
+    for name in samples:
+        epoch(name)  # warm-up
+    for _ in range(repeats):
+        for name in samples:
+            samples[name].append(epoch(name))
+    us = {name: 1e6 * statistics.median(s) for name, s in samples.items()}
+    print(f"ff.fit, MLP 784-256-128-10 ReLU, batch 32, float32; median of {repeats} epochs of {steps} steps")
+    for name, value in us.items():
+        print(f"  {name:<5} {value:8.0f} us/step")
+    print(f"  ratio adam / sgd: {us['adam'] / us['sgd']:.2f}")
+    return us
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps per framework first")
     parser.add_argument("--steps", type=int, default=50, help="steps per timed repetition")
     parser.add_argument("--repeats", type=int, default=9, help="timed repetitions (the median is reported)")
+    parser.add_argument("--adam", action="store_true", help="time ff.fit's Adam step against its SGD step")
     args = parser.parse_args(argv)
+    if args.adam:
+        return adam_vs_sgd(args.repeats, args.steps)
 
     X, y = make_data()
     steps = {"numpy": numpy_step_fn(X, y), "feedforward": ff_step_fn(X, y), "torch": torch_step_fn(X, y)}

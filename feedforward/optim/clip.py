@@ -7,9 +7,22 @@ import math
 import numpy as np
 
 from .._validation import check_real
+from ..backend import array_namespace
 from ..tensor import Tensor
 
-__all__ = ["clip_grad_norm", "global_grad_norm"]
+__all__ = ["clip_grad_norm", "clip_grad_norm_", "global_grad_norm"]
+
+
+def _norm_squared(params):
+    """``sum ||g||^2`` over the gradients, a float64 0-d array on their device (no host sync)."""
+    total = None
+    for p in params:
+        g = p.grad
+        if g is not None:
+            flat = g.astype(np.float64, copy=False).ravel()
+            sq = array_namespace(flat).dot(flat, flat)
+            total = sq if total is None else total + sq
+    return total
 
 
 def global_grad_norm(params) -> float:
@@ -20,8 +33,8 @@ def global_grad_norm(params) -> float:
     total = 0.0
     for p in params:
         if p.grad is not None:
-            g = p.grad.astype(np.float64, copy=False)
-            total += float(np.dot(g.ravel(), g.ravel()))
+            g = p.grad.astype(np.float64, copy=False).ravel()
+            total += float(array_namespace(g).dot(g, g))
     return math.sqrt(total)
 
 
@@ -58,4 +71,25 @@ def clip_grad_norm(params, max_norm: float) -> float:
         for p in params:
             if p.grad is not None:
                 p.grad = p.grad * p.grad.dtype.type(coef)
+    return total
+
+
+def clip_grad_norm_(params, max_norm: float):
+    """:func:`clip_grad_norm` without a host synchronisation: for a training step on a device.
+
+    The norm ``N`` and the factor ``min(1, max_norm / (N + 1e-6))`` stay on the device and every
+    gradient is multiplied by it (by exactly 1 when no clipping is needed: the same numbers as
+    :func:`clip_grad_norm`). A NaN or infinite ``N`` makes the gradients NaN: the caller reads
+    the returned norm (a float64 0-d array on the device) and discards the update.
+    """
+    params = [params] if isinstance(params, Tensor) else list(params)
+    squared = _norm_squared(params)
+    if squared is None:
+        return 0.0
+    xp = array_namespace(squared)
+    total = xp.sqrt(squared)
+    coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    for p in params:
+        if p.grad is not None:
+            p.grad = p.grad * coef.astype(p.grad.dtype)
     return total

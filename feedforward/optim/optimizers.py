@@ -6,6 +6,11 @@ gradient array may be shared with the caller) and updates ``p.data`` **in
 place**, so arrays held elsewhere (a view, a buffer the training loop reuses)
 see the new weights and nothing is reallocated.
 
+The update itself is a kernel of the parameter's backend (``backend_of(p.data).kernels.sgd_`` /
+``adam_``, :mod:`feedforward.backend.updates`): one pass per operation on the CPU, one fused
+kernel on a GPU. The state (momentum buffers, moments) lives on the parameter's device and
+follows the parameter when it moves (``model.to("cuda")`` between steps).
+
 Notation: the lecture's ``eta`` is the learning rate ``lr``. The lecture's
 backprop slide calls ``eta`` "weight decay"; that is an erratum. Weight decay
 is the L2 penalty ``(lambda / 2) ||w||^2`` added to the loss, whose gradient
@@ -14,11 +19,10 @@ is the L2 penalty ``(lambda / 2) ||w||^2`` added to the loss, whose gradient
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._validation import Bool, Int, Real
+from ..backend import backend_of, device_of, to_device, to_numpy
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam"]
@@ -109,14 +113,17 @@ class Optimizer:
         """A copy of everything :meth:`step` depends on.
 
         ``{"type": class name, "hyper": {...}, "step_count": int,
-        "state": [{buffer name: array copy}, ...]}`` (one dict per parameter).
+        "state": [{buffer name: array copy}, ...]}`` (one dict per parameter). The buffers are
+        NumPy copies whatever the device (a state dict is written to files);
+        :meth:`load_state_dict` puts them back on the parameters' device.
         """
         return {
             "type": type(self).__name__,
             "hyper": self.hyperparameters(),
             "step_count": self.step_count,
             "state": [
-                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()} for s in self.state
+                {k: (v if isinstance(v, int) else np.array(to_numpy(v), copy=True)) for k, v in s.items()}
+                for s in self.state
             ],
         }
 
@@ -160,14 +167,14 @@ class Optimizer:
                     raise ValueError(
                         f"optimizer state_dict: unknown buffer {name!r} for {type(self).__name__}"
                     )
-                arr = np.asarray(value)
+                arr = _host(value)
                 if arr.shape != p.shape or arr.dtype != p.dtype:
                     raise ValueError(
                         f"optimizer state_dict: state[{i}][{name!r}] has shape {arr.shape} "
                         f"and dtype {arr.dtype}, "
                         f"expected the parameter's {p.shape} and {p.dtype}"
                     )
-                new[name] = arr.copy()
+                new[name] = to_device(arr.copy(), device_of(p.data))
             staged.append(new)
         # Set and check the hyper-parameters together; a bad one leaves the optimizer as it was.
         before = {name: getattr(self, name) for name in ("lr",) + self._hyper}
@@ -251,7 +258,6 @@ class SGD(Optimizer):
         self.weight_decay = weight_decay
         self.dampening = dampening
         self._validate()
-        self._scratch = [None] * len(self.params)  # lr * d, reused step after step (not state)
 
     def _validate(self) -> None:
         self.momentum = _DECAY_RATE(self.momentum, "momentum")
@@ -263,54 +269,21 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        scratch = self._scratch
-        if mu == 0 and wd == 0:
-            # Plain gradient descent, w <- w - lr g: the same arithmetic as the general loop
-            # below without its per-parameter branches, which a small network's step feels.
-            for i, p in enumerate(self.params):
-                g = p.grad
-                if g is None:
-                    continue
-                w = p.data
-                if g.shape != w.shape or g.dtype != w.dtype:
-                    w -= lr * g  # a broadcast or other-dtype gradient: exactly as NumPy computes it
-                    continue
-                tmp = scratch[i]
-                if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
-                    tmp = scratch[i] = np.empty_like(w)
-                np.multiply(g, lr, out=tmp)
-                w -= tmp
-            self.step_count += 1
-            return
-        for i, (p, state) in enumerate(zip(self.params, self.state)):
+        nesterov, dampening = self.nesterov, self.dampening
+        for p, state in zip(self.params, self.state):
             g = p.grad
             if g is None:
                 continue
             w = p.data
-            if wd != 0:
-                g = g + wd * w  # a new array: p.grad itself is never modified
-            if mu != 0:
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = np.array(g, dtype=w.dtype, copy=True)
-                else:
-                    buf *= mu
-                    if self.dampening:
-                        buf += (1 - self.dampening) * g
-                    else:
-                        buf += g
-                g = g + mu * buf if self.nesterov else buf
-            # In place: w is p.data, so every view of the weights sees the update. lr * g goes
-            # into a buffer kept across steps: a fresh (in, out) temporary every step costs
-            # an allocation and page faults on large layers.
-            tmp = scratch[i]
-            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
-                tmp = scratch[i] = np.empty_like(w)
-            if g.shape == w.shape and g.dtype == w.dtype:
-                np.multiply(g, lr, out=tmp)
-                w -= tmp
-            else:  # a broadcast or other-dtype gradient: exactly as NumPy computes w -= lr * g
-                w -= lr * g
+            kernels = backend_of(w).kernels
+            if mu == 0:
+                kernels.sgd_(w, g, lr, weight_decay=wd)
+                continue
+            buf = state.get("momentum_buffer")
+            if buf is not None:
+                buf = _follow(buf, w)
+            state["momentum_buffer"] = kernels.sgd_(w, g, lr, momentum=mu, buf=buf, weight_decay=wd,
+                                                    nesterov=nesterov, dampening=dampening)
         self.step_count += 1
 
 
@@ -360,7 +333,6 @@ class Adam(Optimizer):
         self.weight_decay = weight_decay
         self.decoupled = decoupled
         self._validate()
-        self._scratch = [None] * len(self.params)  # one work buffer per parameter (not state)
 
     def _validate(self) -> None:
         betas = self.betas
@@ -374,47 +346,38 @@ class Adam(Optimizer):
         self.decoupled = Bool()(self.decoupled, "decoupled")
 
     def step(self) -> None:
-        lr, wd = self.lr, self.weight_decay
+        lr, wd, eps, decoupled = self.lr, self.weight_decay, self.eps, self.decoupled
         beta1, beta2 = self.betas
         self.step_count += 1
-        for i, (p, state) in enumerate(zip(self.params, self.state)):
+        for p, state in zip(self.params, self.state):
             g = p.grad
             if g is None:
                 continue
             w = p.data
-            if wd != 0:
-                if self.decoupled:
-                    w *= 1 - lr * wd
-                else:
-                    g = g + wd * w
             if "exp_avg" not in state:
-                state["exp_avg"] = np.zeros_like(w)
-                state["exp_avg_sq"] = np.zeros_like(w)
+                xp = backend_of(w).xp
+                state["exp_avg"] = xp.zeros_like(w)
+                state["exp_avg_sq"] = xp.zeros_like(w)
                 state["step"] = 0
-            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m = state["exp_avg"] = _follow(state["exp_avg"], w)
+            v = state["exp_avg_sq"] = _follow(state["exp_avg_sq"], w)
             state["step"] += 1
-            t = state["step"]
-            bias_correction1 = 1 - beta1**t
-            bias_correction2_sqrt = math.sqrt(1 - beta2**t)
-            if g.shape != w.shape or g.dtype != w.dtype:
-                g = np.broadcast_to(g, w.shape).astype(w.dtype)
-            # Every intermediate goes through one buffer kept across steps, in place: the same
-            # operations in the same order as the expression form (so the same numbers as
-            # PyTorch's m.lerp_, v.mul_().addcmul_()), without a fresh weight-sized temporary
-            # per operation.
-            tmp = self._scratch[i]
-            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
-                tmp = self._scratch[i] = np.empty_like(w)
-            np.subtract(g, m, out=tmp)
-            tmp *= 1 - beta1
-            m += tmp                                  # m <- m + (1 - beta1)(g - m)
-            np.multiply(g, g, out=tmp)
-            tmp *= 1 - beta2
-            v *= beta2
-            v += tmp                                  # v <- beta2 v + (1 - beta2) g^2
-            np.sqrt(v, out=tmp)
-            tmp /= bias_correction2_sqrt
-            tmp += self.eps                           # sqrt(v_hat) + eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr / bias_correction1
-            w -= tmp                                  # w <- w - lr m_hat / (sqrt(v_hat) + eps)
+            backend_of(w).kernels.adam_(w, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                                        step=state["step"], weight_decay=wd, decoupled=decoupled)
+
+
+def _follow(buf, w):
+    """``buf`` on ``w``'s device: a parameter moved between steps (``model.to``) takes its state along."""
+    if type(buf) is type(w) and (type(w) is np.ndarray or device_of(buf) == device_of(w)):
+        return buf
+    return to_device(buf, device_of(w))
+
+
+def _host(value) -> np.ndarray:
+    """A state dict's buffer as a NumPy array (device arrays are copied to the host)."""
+    if isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
+        return np.asarray(value)
+    try:
+        return to_numpy(value)
+    except TypeError:
+        return np.asarray(value)

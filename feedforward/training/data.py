@@ -23,6 +23,7 @@ import numpy as np
 
 from .._validation import Real, check_finite, check_labels, check_sample_weight
 from ..autograd import no_grad
+from ..backend import device_of, to_device
 from ..data.split import split_indices
 from ..nn.output import Bernoulli, Categorical
 from ..tensor import Tensor
@@ -37,17 +38,33 @@ class Part:
     In a data-parallel run (:mod:`feedforward.distributed`) a part is one rank's shard of the
     set: ``n_total`` rows on all ranks together, this shard from row ``offset`` of them, and
     ``w_total_all`` the weight sum of all ranks. In one process they are ``n``, 0, ``w_total``.
+
+    ``host`` is the part as checked, on the host (NumPy): the part itself, or for a part moved
+    to a device (:meth:`to`, ``ff.fit(..., device=)``) the copy that the host-side work reads
+    (metrics, a minibatch's weight sum, the inputs' bound) without a transfer per use.
     """
 
-    __slots__ = ("X", "y", "w", "n", "w_total", "n_total", "offset", "w_total_all")
+    __slots__ = ("X", "y", "w", "n", "w_total", "n_total", "offset", "w_total_all", "host")
 
     def __init__(self, X, y, w):
         self.X, self.y, self.w, self.n = X, y, w, len(X)
         self.w_total = None if w is None else float(w.sum(dtype=np.float64))
         self.n_total, self.offset, self.w_total_all = self.n, 0, self.w_total
+        self.host = self
 
     def take(self, rows) -> Part:
         return Part(self.X[rows], self.y[rows], None if self.w is None else self.w[rows])
+
+    def to(self, device) -> Part:
+        """This (host) part with its arrays on ``device``: one transfer each, done once per run."""
+        if self.host is not self:
+            raise ValueError("Part.to: the part is on a device already; move its host part instead")
+        moved = object.__new__(Part)
+        moved.X, moved.y = to_device(self.X, device), to_device(self.y, device)
+        moved.w = None if self.w is None else to_device(self.w, device)
+        moved.n, moved.w_total, moved.n_total = self.n, self.w_total, self.n_total
+        moved.offset, moved.w_total_all, moved.host = self.offset, self.w_total_all, self
+        return moved
 
 
 @dataclass
@@ -62,6 +79,19 @@ class Data:
     split: tuple | None = None
     fingerprint: str | None = None
     classes: np.ndarray | None = None
+
+    def to(self, device) -> Data:
+        """The same data with the training and validation parts on ``device`` (``full``, read
+        only by fingerprints and checkpoints, stays on the host)."""
+        if device is None:
+            return self
+        moved = {}
+        for part in (self.train, self.val):
+            if part is not None and id(part) not in moved:
+                moved[id(part)] = part.to(device)
+        train = moved[id(self.train)]
+        val = None if self.val is None else moved[id(self.val)]
+        return Data(train, val, self.full, self.n_outputs, self.split, self.fingerprint, self.classes)
 
 
 def prepare(model, output, dtype, X, y, *, sample_weight=None, validation_data=None,
@@ -206,7 +236,9 @@ def _n_outputs(model, x1) -> int:
     model.eval()
     try:
         with no_grad():
-            z = model(Tensor(x1))
+            # One row on the model's device (which may already be a GPU: a second ff.fit).
+            params = list(model.parameters())
+            z = model(Tensor(to_device(x1, device_of(params[0].data)) if params else x1))
     finally:
         model.train(was)
     return z.shape[-1] if z.ndim > 1 else 1

@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from ..autograd import no_grad
+from ..backend import to_numpy
 from ..nn.activation import UNITS
 from ..nn.linear import Linear
 from ..nn.module import Sequential
@@ -51,6 +52,7 @@ class DivergenceWarning(RuntimeWarning):
 def uninformed_loss(output, part, n_outputs: int) -> float:
     """The loss of a prediction that knows nothing about ``x``: ``z = 0`` for a classification
     unit, ``z`` = the (weighted) mean of the targets for a regression one."""
+    part = part.host  # on the host: computed at most once per run
     y, n = part.y, part.n
     z = np.zeros((n, n_outputs), dtype=part.X.dtype)
     if output.task == "regression":
@@ -114,7 +116,7 @@ class Guard:
     def _input_bound(self) -> float:
         """``max |x|`` over the training inputs (a data-parallel guard takes it over every shard)."""
         # Two plain reductions, no |X| temporary of the data's size.
-        X = self.train.X
+        X = self.train.host.X  # the host copy of device data: no device round trip
         return max(float(X.max()), -float(X.min()))
 
     def _outputs_finite(self) -> bool:
@@ -149,10 +151,12 @@ def output_bound(model, x_bound: np.ndarray, *, limit: float = math.inf) -> floa
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in layers:
             if isinstance(layer, Linear):
-                W = layer.weight.data  # in the layer's dtype, as the model computes: inf on overflow
+                # In the layer's dtype, as the model computes: inf on overflow. A device's weights
+                # come to the host (one copy per layer and epoch, no copy for NumPy arrays).
+                W = to_numpy(layer.weight.data)
                 c = np.abs(W).T @ c.astype(W.dtype, copy=False)
                 if layer.bias is not None:
-                    c += np.abs(layer.bias.data)
+                    c += np.abs(to_numpy(layer.bias.data))
             else:
                 c = _unit_bound(layer, c)
             if not (c < limit).all():  # NaN too

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..optim.clip import clip_grad_norm
+from ..backend import array_namespace, device_of, get_backend, to_device, to_numpy
+from ..optim.clip import clip_grad_norm, clip_grad_norm_
 from ..tensor import Tensor
 from .batching import epoch_order
 from .callbacks import call_hook, has_hook
@@ -71,65 +72,171 @@ def _full_batch_step(t, evaluator, train, epoch, hooks, cached) -> EpochResult:
 
 
 def _minibatches(t, train, epoch, batch_size, hooks) -> EpochResult:
-    """The stochastic and minibatch modes' updates of one epoch (Algorithm 1 and L-SGD-3)."""
-    model, output, opt = t.model, t.output, t.optimizer
-    clip, params, callbacks = t.options.clip_norm, t.params, t.options.callbacks
+    """The stochastic and minibatch modes' updates of one epoch (Algorithm 1 and L-SGD-3).
+
+    The data may live on a device (``ff.fit(..., device=)``). The epoch's order is drawn on the
+    host and moved once; each minibatch is gathered on the device into fixed buffers and its
+    update is one call of a step over those buffers (:class:`_Step`), replayed from a capture
+    when the backend offers one. Each update's loss goes into a vector on the device, read once
+    at the end of the epoch; on the host (syncs are free there) or when a callback wants each
+    loss, it is read after each update and the epoch stops at the first that is not finite.
+    """
+    callbacks = t.options.callbacks
     X, y, w = train.X, train.y, train.w
     n = train.n
+    xp = array_namespace(X)
+    on_host = xp is np
     order = epoch_order(t.options.mode, n, t.rng, shuffle=t.options.shuffle, batch_size=batch_size)
     order.flags.writeable = False  # callbacks see views of it
+    rows = order if on_host else to_device(order, device_of(X))  # one transfer per epoch
     stochastic = batch_size == 1
-    if not stochastic:
-        # Minibatches are gathered into buffers reused for the whole epoch: each batch's
-        # graph is freed by backward() before the next gather overwrites them.
-        xbuf = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
-        ybuf = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+    step = t.state.step
+    if step is None or not step.fits(X, None if stochastic else batch_size):
+        # Made once per run (and batch size): a captured step is captured once, not every epoch.
+        step = t.state.step = _Step(t, X, y, None if stochastic else batch_size)
+    w_host = None if w is None else train.host.w
     w_mean = None if w is None else train.w_total / n
+    per_update = on_host or hooks
+    n_batches = -(-n // batch_size)
+    losses = xp.empty(n_batches, dtype=xp.float64)  # each update's loss, read at the end of the epoch
+    norms = None if t.options.clip_norm is None else xp.empty(n_batches, dtype=xp.float64)
     n_updates, loss_sum, seen, first = 0, 0.0, 0, None
+    sizes = []
     for b, s in enumerate(range(0, n, batch_size)):
         idx = order[s : s + batch_size]
         m = len(idx)
-        if stochastic:
-            i = int(idx[0])
-            xb, yb = X[i : i + 1], y[i : i + 1]  # views: no copy for one pattern
-        else:
-            xb, yb = xbuf[:m], ybuf[:m]
-            # mode="clip": with out=, the default "raise" gathers into a temporary first;
-            # the indices come from a permutation of range(n), so clipping never happens.
-            X.take(idx, axis=0, out=xb, mode="clip")
-            y.take(idx, axis=0, out=yb, mode="clip")
-        opt.zero_grad()
-        z = model(Tensor(xb))
-        if w is None:
-            loss = output._trusted_nll(z, yb)  # y was checked once, before epoch 1
-        else:
-            wb = w[idx]
-            wsum = float(wb.sum(dtype=np.float64))
+        scale = None
+        if w is not None:
+            # The batch's weight sum, from the host copy of the weights: no device round trip.
+            wsum = float(w_host[idx].sum(dtype=np.float64))
             if wsum == 0:
                 continue  # all-zero weights: nothing to learn from this batch
             # nll normalises by the batch's weight sum; rescale so the expected
             # update is the gradient of the weighted objective over the whole set.
-            loss = output._trusted_nll(z, yb, sample_weight=wb) * (wsum / (m * w_mean))
-        value = float(loss.data)
+            scale = wsum / (m * w_mean)
+        step(rows[s : s + batch_size], int(idx[0]) if stochastic else None, m,
+             None if w is None else w[rows[s : s + batch_size]], scale)
+        losses[n_updates] = step.loss
+        if norms is not None:
+            norms[n_updates] = step.norm
+        n_updates += 1
+        sizes.append((b, m))
+        if per_update:
+            value = float(step.loss)
+            if first is None:
+                first = value
+            if not math.isfinite(value):
+                return EpochResult(n_updates, loss_sum, seen, first, f"the loss of update {b} became {value}")
+            if norms is not None and not math.isfinite(float(step.norm)):
+                return EpochResult(n_updates, loss_sum, seen, first,
+                                   f"the gradient norm of update {b} became infinite")
+            loss_sum += value * m
+            seen += m
+            if hooks:
+                logs = {"epoch": epoch, "batch": b, "size": m, "loss": value, "indices": idx}
+                if call_hook(callbacks, "on_batch_end", t, b, logs):
+                    return EpochResult(n_updates, loss_sum, seen, first, stop=True)
+        if t.stop_training:
+            break
+    if per_update:
+        return EpochResult(n_updates, loss_sum, seen, first)
+    # One transfer for the epoch: every update's loss (and gradient norm), checked in order.
+    values = to_numpy(losses[:n_updates]).tolist()
+    grad_norms = None if norms is None else to_numpy(norms[:n_updates]).tolist()
+    for k, (b, m) in enumerate(sizes):
+        value = values[k]
         if first is None:
             first = value
         if not math.isfinite(value):
-            return EpochResult(n_updates, loss_sum, seen, first, f"the loss of update {b} became {value}")
-        loss.backward()
-        if clip is not None and not math.isfinite(clip_grad_norm(params, clip)):
-            return EpochResult(n_updates, loss_sum, seen, first,
-                               f"the gradient norm of update {b} became infinite")
-        opt.step()
-        n_updates += 1
+            return EpochResult(k, loss_sum, seen, first, f"the loss of update {b} became {value}")
+        if grad_norms is not None and not math.isfinite(grad_norms[k]):
+            return EpochResult(k, loss_sum, seen, first, f"the gradient norm of update {b} became infinite")
         loss_sum += value * m
         seen += m
-        if hooks:
-            logs = {"epoch": epoch, "batch": b, "size": m, "loss": value, "indices": idx}
-            if call_hook(callbacks, "on_batch_end", t, b, logs):
-                return EpochResult(n_updates, loss_sum, seen, first, stop=True)
-        if t.stop_training:
-            break
     return EpochResult(n_updates, loss_sum, seen, first)
+
+
+class _Step:
+    """One update over fixed buffers: ``zero_grad``, forward, loss, ``backward``, clipping,
+    ``optimizer.step()`` (contract: :meth:`feedforward.backend.Backend.capture`).
+
+    Minibatches of the full ``batch_size`` are gathered into ``xbuf`` / ``ybuf`` and run the
+    step as one zero-argument callable, whose loss (and gradient norm, when clipping) land in
+    fixed 0-d device buffers: a backend that can capture it replays the capture instead
+    (``capture`` option). A shorter last minibatch, a weighted one and stochastic mode's single
+    rows run eagerly on views.
+    """
+
+    def __init__(self, t, X, y, batch_size):
+        self.t, self.X, self.y, self.size = t, X, y, batch_size
+        xp = self.xp = array_namespace(X)
+        self.loss = xp.zeros((), dtype=t.dtype)
+        self.norm = xp.zeros((), dtype=xp.float64)
+        self.replay = None
+        if batch_size is None:  # stochastic mode: one row, a view
+            return
+        # Minibatches are gathered into buffers reused for the whole epoch: each batch's
+        # graph is freed by backward() before the next gather overwrites them.
+        self.xbuf = xp.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
+        self.ybuf = xp.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+        self.replay = _replay(t.options.capture, device_of(X), self._full)
+
+    def fits(self, X, batch_size) -> bool:
+        return X is self.X and batch_size == self.size
+
+    def __call__(self, rows, row, m, wb, scale):
+        X, y = self.X, self.y
+        if row is not None:
+            self._run(X[row : row + 1], y[row : row + 1], wb, scale)  # views: no copy for one pattern
+            return
+        full = m == self.size
+        xb, yb = (self.xbuf, self.ybuf) if full else (self.xbuf[:m], self.ybuf[:m])
+        if self.xp is np:
+            # mode="clip": with out=, the default "raise" gathers into a temporary first;
+            # the indices come from a permutation of range(n), so clipping never happens.
+            X.take(rows, axis=0, out=xb, mode="clip")
+            y.take(rows, axis=0, out=yb, mode="clip")
+        else:
+            self.xp.take(X, rows, axis=0, out=xb)
+            self.xp.take(y, rows, axis=0, out=yb)
+        if full and wb is None:
+            self.replay()
+        else:
+            self._run(xb, yb, wb, scale)
+
+    def _full(self):
+        self._run(self.xbuf, self.ybuf, None, None)
+
+    def _run(self, xb, yb, wb, scale):
+        t = self.t
+        opt = t.optimizer
+        opt.zero_grad()
+        z = t.model(Tensor(xb))
+        if wb is None:
+            loss = t.output._trusted_nll(z, yb)  # y was checked once, before epoch 1
+        else:
+            loss = t.output._trusted_nll(z, yb, sample_weight=wb) * scale
+        self.loss[...] = loss.data
+        loss.backward()
+        clip = t.options.clip_norm
+        if clip is not None:
+            self.norm[...] = clip_grad_norm_(t.params, clip)
+        opt.step()
+
+
+def _replay(capture, dev, step):
+    """``step``, or the backend's replay of it (``capture``: 'auto', True or False)."""
+    if capture is False:
+        return step
+    backend = get_backend(dev)
+    capturer = getattr(backend, "capture", None)
+    replay = capturer(step) if capturer is not None else None
+    if replay is not None:
+        return replay
+    if capture is True:
+        raise ValueError(f"capture=True: the {dev.type!r} backend cannot capture a training step; "
+                         "use capture='auto' (capture where the device can) or capture=False")
+    return step
 
 
 def _all_rows(n):

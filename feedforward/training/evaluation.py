@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd import no_grad
+from ..backend import array_namespace, to_numpy
 from ..tensor import Tensor
 from .diagnostics import ActivationProbe, layer_grad_norms
 from .metrics import metric_name, metric_values, needs_proba
@@ -31,6 +32,9 @@ def all_finite(a: np.ndarray) -> bool:
     network, and the training loop runs with floating-point warnings off already. Float64: a
     sum in an ``errstate`` block, then the exact check if it overflowed.
     """
+    xp = array_namespace(a)
+    if xp is not np:  # a device: one reduction, one host sync
+        return bool(xp.isfinite(a).all())
     if a.dtype.itemsize <= 4:
         flat = a.reshape(-1)
         return math.isfinite(np.dot(flat, flat)) or bool(np.isfinite(a).all())
@@ -122,9 +126,10 @@ class Evaluator:
                             total += float(output._trusted_nll(z, yc, sample_weight=wc).data) * scale
                 finite = finite and all_finite(z.data)
                 if metrics:
-                    preds.append(output.predict(z.data))
+                    # The metrics are computed on the host (to_numpy: no copy for NumPy arrays).
+                    preds.append(to_numpy(output.predict(z.data)))
                     if self.needs_proba:
-                        probas.append(np.asarray(output.mean(z.data)))
+                        probas.append(to_numpy(output.mean(z.data)))
         finally:
             if probe is not None:
                 probe.__exit__(None, None, None)
@@ -138,7 +143,8 @@ class Evaluator:
         if preds is not None:
             pred = np.concatenate(preds) if len(preds) > 1 else preds[0]
             proba = None if probas is None else np.concatenate(probas) if len(probas) > 1 else probas[0]
-            values = metric_values(self.metrics, pred, part.y, part.w, proba=proba)
+            host = part.host  # the targets as checked, on the host
+            values = metric_values(self.metrics, pred, host.y, host.w, proba=proba)
         else:
             values = dict.fromkeys(map(metric_name, self.metrics))
         ev = Evaluation(loss, values, outputs_finite=finite)
@@ -156,14 +162,20 @@ class Evaluator:
         this runs every epoch.
         """
         l2 = self.l2
-        gs = [p.grad.ravel() if p.grad is not None else np.zeros(p.data.size, p.data.dtype)
+        xp = array_namespace(self.params[0].data)
+        gs = [p.grad.ravel() if p.grad is not None else xp.zeros(p.data.size, p.data.dtype)
               for p in self.params if p.grad is not None or l2]
         if not gs:
             return 0.0
-        g = np.concatenate(gs, dtype=np.float64) if len(gs) > 1 else gs[0].astype(np.float64)
-        if l2:
-            g += l2 * np.concatenate([p.data.ravel() for p in self.params], dtype=np.float64)
-        return math.sqrt(float(np.dot(g, g)))
+        if xp is np:
+            g = np.concatenate(gs, dtype=np.float64) if len(gs) > 1 else gs[0].astype(np.float64)
+            if l2:
+                g += l2 * np.concatenate([p.data.ravel() for p in self.params], dtype=np.float64)
+        else:  # the same values; the cast before the concatenation, as array modules without dtype= do
+            g = xp.concatenate([a.astype(xp.float64) for a in gs])
+            if l2:
+                g += l2 * xp.concatenate([p.data.ravel().astype(xp.float64) for p in self.params])
+        return math.sqrt(float(xp.dot(g, g)))
 
     def outputs_finite(self, part) -> bool:
         """Whether the model's outputs (eval mode) on every row of ``part`` are finite: a forward

@@ -47,6 +47,7 @@ class RunState:
     samples_seen: int = 0
     monitor: Monitor | None = None
     first_loss: float | None = None
+    step: object = None  # the minibatch step over its device buffers, kept while the batch size holds
 
 
 # ---------------------------------------------------------------- the epochs
@@ -218,7 +219,8 @@ def _warn_diverged(t, epoch, problem, lr, train) -> None:
     restored = f"the end of epoch {t.epoch}" if t.epoch else "the start"
     hint = "Lower the learning rate (lr={:g}) or set clip_norm.".format(lr)
     # No |X| temporary of the data's size; a data-parallel rank's part may be empty.
-    x_max = max(float(train.X.max()), -float(train.X.min())) if train.n else 0.0
+    X = train.host.X
+    x_max = max(float(X.max()), -float(X.min())) if train.n else 0.0
     if x_max > 1e2:
         hint += (f" The inputs are large (max |x| = {x_max:.3g}): standardise them first "
                  "(ff.data.Standardizer, or scikit-learn's StandardScaler).")

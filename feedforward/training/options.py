@@ -96,6 +96,25 @@ def _comm(value, name):
     return as_communicator(value, name)
 
 
+def _device(value, name):
+    if value is None:
+        return None
+    from ..backend import device, get_backend
+
+    try:
+        dev = device(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {exc}") from None
+    get_backend(dev)  # a device this machine cannot give fails here, saying what is missing
+    return dev
+
+
+def _capture(value, name):
+    if value == "auto" and isinstance(value, str) or value is True or value is False:
+        return value
+    raise ValueError(f"{name} must be 'auto', True or False, got {_shown(value)}")
+
+
 def _option(default, check, kind: str, doc: str):
     """One option: ``default``, ``check(value, name) -> clean value`` (None: checked elsewhere),
     its numpydoc type and its description."""
@@ -201,6 +220,21 @@ class Options:
         "Data-parallel training over MPI (L-DIST-1): each rank passes its own shard ``X, y``; the "
         "weights start as rank 0's, each update sums the ranks' gradients in one Allreduce, and "
         "every value and decision is over all shards (:mod:`feedforward.distributed`).")
+    device: object = _option(
+        None, _device, "str or Device, optional",
+        "Train on this device (``'cpu'``, ``'cuda'``, ``'cuda:1'``): the model is moved there in place "
+        "(``model.to(device)``; it stays there after the run) and the data once, before the first "
+        "epoch. Each epoch's shuffle is drawn on the host from ``rng`` (the same run on every device) "
+        "and moved once; the minibatches are gathered, the losses kept and the divergence checks "
+        "reduced on the device, with a few host synchronisations per epoch, not one per update "
+        "(a callback's ``on_batch_end`` needs each update's loss on the host: one each). "
+        "Default: where the model's parameters are.")
+    capture: object = _option(
+        "auto", _capture, "{'auto', True, False}",
+        "Replay each fixed-shape minibatch step (forward, loss, backward, update) from a capture of "
+        "it, where the device can (a CUDA graph: :meth:`feedforward.backend.Backend.capture`). "
+        "``'auto'``: when the backend offers it; ``True``: an error if it does not; ``False``: always "
+        "run the step eagerly (for debugging). A last, shorter minibatch always runs eagerly.")
     eval_chunk_size: int = _option(
         4096, Int(1), "int", "Rows per forward pass in the epoch-end evaluation (memory vs speed).")
     saturation_tol: float = _option(
@@ -231,6 +265,9 @@ class Options:
         if self.comm is not None and self.diagnostics:
             raise ValueError("diagnostics=True is not available with comm (the per-layer statistics are "
                              "per shard); run the diagnostics in one process")
+        if self.comm is not None and self.device is not None and self.device.type != "cpu":
+            raise ValueError(f"device={str(self.device)!r} is not available with comm (data-parallel runs "
+                             "train on the CPU); leave device out")
         object.__setattr__(self, "train_eval", self._train_eval())
         if self.lr is None and isinstance(self.optimizer, str):
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])

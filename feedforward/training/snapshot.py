@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import array_namespace
 from .evaluation import all_finite
 
 __all__ = ["Snapshot"]
 
 
 def _copy_state(state):
-    return [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()} for st in state]
+    # Arrays of any device have .copy(); counters are ints.
+    return [{k: (v if isinstance(v, (int, float)) else v.copy()) for k, v in st.items()} for st in state]
 
 
 class Snapshot:
@@ -69,14 +71,14 @@ class Snapshot:
     def restore(self) -> None:
         """Put the snapshot's weights (in place) and optimizer state back."""
         for p, w in zip(self.params, self.weights):
-            np.copyto(p.data, w)
+            p.data[...] = w
         opt = self.optimizer
         opt.step_count, state, opt.lr = self.state
         opt.state = [{} for _ in opt.params] if state is None else _copy_state(state)
 
     def matches(self) -> bool:
         """True if the current weights equal the snapshot's."""
-        return all(np.array_equal(p.data, w) for p, w in zip(self.params, self.weights))
+        return all(bool(array_namespace(w).array_equal(p.data, w)) for p, w in zip(self.params, self.weights))
 
 
 class _Buffer:
@@ -86,24 +88,25 @@ class _Buffer:
     def __init__(self, datas):
         self.layout = [(d.shape, d.dtype) for d in datas]
         dtypes = {d.dtype for d in datas}
+        xp = self.xp = array_namespace(*datas)
         self.flat = None
         if len(dtypes) == 1:
-            self.flat = np.empty(sum(d.size for d in datas), dtype=dtypes.pop())
+            self.flat = xp.empty(sum(d.size for d in datas), dtype=dtypes.pop())
             self.arrays, offset = [], 0
             for d in datas:
                 self.arrays.append(self.flat[offset:offset + d.size].reshape(d.shape))
                 offset += d.size
         else:
-            self.arrays = [np.empty_like(d) for d in datas]
+            self.arrays = [xp.empty_like(d) for d in datas]
 
     def fits(self, datas) -> bool:
-        return [(d.shape, d.dtype) for d in datas] == self.layout
+        return [(d.shape, d.dtype) for d in datas] == self.layout and array_namespace(*datas) is self.xp
 
     def fill(self, datas) -> bool:
         flat = self.flat
         if flat is None:
             for w, d in zip(self.arrays, datas):
-                np.copyto(w, d)
+                w[...] = d
             return all(all_finite(w) for w in self.arrays)
-        np.concatenate([d.reshape(-1) for d in datas], out=flat)
+        self.xp.concatenate([d.reshape(-1) for d in datas], out=flat)
         return all_finite(flat)

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from .._validation import Bool, Choice, Int, Real, check_int, check_real
+from ..backend import array_namespace
 from .callbacks import Callback
 from .metrics import GREATER_IS_BETTER, greater_is_better
 
@@ -84,7 +85,7 @@ class Monitor:
         if self.best_weights is None:
             return False
         for p, w in zip(params, self.best_weights):
-            np.copyto(p.data, w)
+            p.data[...] = w  # a checkpoint's host arrays into device weights too: an explicit copy
         return True
 
     def state_dict(self) -> dict:
@@ -109,7 +110,7 @@ def _squared_norm(params) -> float:
         flat = p.data.ravel()
         if flat.dtype != np.float64:
             flat = flat.astype(np.float64)
-        total += float(np.dot(flat, flat))
+        total += float(array_namespace(flat).dot(flat, flat))
     return total
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 
 from .._rng import as_rng
+from ..backend import device_of, to_device
 from .._validation import Int, Path
 from ..nn.module import Module
 from ..nn.output import OutputUnit, get_output
@@ -179,7 +180,7 @@ class Trainer:
         if resume_from is not None:
             checkpoint.restore(self, resume_from, data, max_epochs)
         self.history.classes = data.classes
-        return loop.run(self, data, max_epochs, partial=False)
+        return loop.run(self, self._on_device(data), max_epochs, partial=False)
 
     def _fit_data_parallel(self, comm, X, y, validation_data, sample_weight, validation_fraction,
                            max_epochs, resume_from) -> History:
@@ -229,9 +230,18 @@ class Trainer:
         self.history.classes = self.classes
         self.stop_reason = None
         if comm is None:
-            return loop.run(self, data, self.epoch + 1, partial=True)
+            return loop.run(self, self._on_device(data), self.epoch + 1, partial=True)
         with comm.failures_abort("training"):
             return loop.run(self, data, self.epoch + 1, partial=True)
+
+    def _on_device(self, data):
+        """``data`` on the run's device, the model moved there first (in place, once per call)."""
+        dev = self.options.device
+        if dev is None:  # where the model is
+            dev = device_of(self.params[0].data)
+        if dev.type != "cpu" or any(device_of(p.data) != dev for p in self.model.parameters()):
+            move_model(self.model, dev)
+        return data if dev.type == "cpu" else data.to(dev)
 
     def _reset_run(self, max_epochs) -> None:
         opts = self.options
@@ -243,6 +253,16 @@ class Trainer:
         self.history = History()
         self.stop_reason = None
         self.epoch = 0
+
+
+def move_model(model, dev) -> None:
+    """Move ``model``'s parameters to ``dev`` in place (``Module.to``; the parameters keep their
+    identity, so an optimizer built on them follows: its state moves at its next step)."""
+    if callable(getattr(model, "to", None)):
+        model.to(dev)
+        return
+    for p in model.parameters():  # a Module without .to: move the arrays under the same tensors
+        p.data = to_device(p.data, dev)
 
 
 def _make_optimizer(params, opts) -> Optimizer:

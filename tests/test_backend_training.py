@@ -1,0 +1,242 @@
+"""Optimizers and the training loop on any backend (issue 12).
+
+The ``strict`` device (tests/strict_backend.py) stands in for a GPU: it refuses NumPy on its
+arrays and counts host synchronisations, so these tests fail if the optimizers or the loop
+hand a device array to NumPy, or sync once per minibatch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import feedforward as ff
+from feedforward import backend
+
+OPTIMIZERS = {
+    "sgd": lambda p: ff.optim.SGD(p, lr=0.1),
+    "sgd_momentum": lambda p: ff.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01, dampening=0.1),
+    "nesterov": lambda p: ff.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam": lambda p: ff.optim.Adam(p, lr=0.01, weight_decay=0.01),
+    "adamw": lambda p: ff.optim.Adam(p, lr=0.01, weight_decay=0.1, decoupled=True),
+}
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    return X, y
+
+
+def _fit(device, **options):
+    X, y = _data(options.pop("n", 64))
+    net = ff.nn.MLP([4, 8, 3], activation="relu", output="categorical", rng=0)
+    history = ff.fit(net, X, y, rng=0, device=device, **options)
+    return [backend.to_numpy(p.data) for p in net.parameters()], history
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_on_a_device_equals_the_cpu_bit_for_bit_without_syncs(strict, name):
+    """issue 12: the update runs on the parameter's device (its backend's kernels), state made
+    there, the same numbers as on the CPU, and no host sync."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((5, 3))
+    grads = [rng.standard_normal((5, 3)) for _ in range(3)]
+    host = ff.Tensor(w0.copy(), requires_grad=True)
+    dev = ff.Tensor(w0.copy(), requires_grad=True, device="strict")
+    opt_host, opt_dev = OPTIMIZERS[name]([host]), OPTIMIZERS[name]([dev])
+    for g in grads:
+        host.grad, dev.grad = g, backend.to_device(g, "strict")
+        opt_host.step()
+        opt_dev.step()
+    assert dev.device == "strict"
+    np.testing.assert_array_equal(backend.to_numpy(dev.data), host.data)
+    assert strict["syncs"] == 0
+    for state in opt_dev.state:
+        for value in state.values():
+            assert isinstance(value, int) or backend.device_of(value) == "strict"
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum", "adam"])
+def test_optimizer_state_follows_a_parameter_that_moved(strict, name):
+    """issue 12: a parameter moved between steps (model.to) takes its optimizer state along, so
+    training goes on exactly as if it had not moved; a state dict loads onto the device."""
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal((4, 2))
+    grads = [rng.standard_normal((4, 2)) for _ in range(4)]
+    stay = ff.Tensor(w0.copy(), requires_grad=True)
+    move = ff.Tensor(w0.copy(), requires_grad=True)
+    opt_stay, opt_move = OPTIMIZERS[name]([stay]), OPTIMIZERS[name]([move])
+    for i, g in enumerate(grads):
+        if i == 2:
+            move.data = backend.to_device(move.data, "strict")
+        stay.grad = g
+        move.grad = g if i < 2 else backend.to_device(g, "strict")
+        opt_stay.step()
+        opt_move.step()
+    np.testing.assert_array_equal(backend.to_numpy(move.data), stay.data)
+    saved = opt_move.state_dict()
+    assert all(isinstance(v, (int, np.ndarray)) for s in saved["state"] for v in s.values())
+    opt_move.load_state_dict(saved)
+    assert all(backend.device_of(v) == "strict" for s in opt_move.state for v in s.values() if not isinstance(v, int))
+
+
+def test_clip_grad_norm_on_a_device_equals_the_cpu_without_syncs(strict):
+    """issue 12: the device clipping (norm and factor kept on the device) gives the same
+    gradients as clip_grad_norm, clipped or not."""
+    from feedforward.optim.clip import clip_grad_norm, clip_grad_norm_
+
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)]
+    for max_norm in (0.5, 100.0):
+        host = [ff.Tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+        dev = [ff.Tensor(np.zeros_like(g), requires_grad=True, device="strict") for g in grads]
+        for h, d, g in zip(host, dev, grads):
+            h.grad, d.grad = g.copy(), backend.to_device(g, "strict")
+        total = clip_grad_norm(host, max_norm)
+        before = strict["syncs"]
+        total_dev = clip_grad_norm_(dev, max_norm)
+        assert strict["syncs"] == before
+        assert float(total_dev) == total
+        for h, d in zip(host, dev):
+            np.testing.assert_array_equal(backend.to_numpy(d.grad), h.grad)
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"optimizer": "sgd", "momentum": 0.9, "clip_norm": 0.5},
+    {"shuffle": "batches", "validation_fraction": 0.25},
+    {"mode": "stochastic", "optimizer": "sgd", "lr": 0.05},
+    {"train_eval": "loss", "metrics": "accuracy"},
+])
+def test_fit_on_a_device_gives_the_cpus_weights_and_history(strict, options):
+    """issue 12: ff.fit(..., device=) moves the model and the data once and trains on the device:
+    same seed, the same weights and history as on the CPU, bit for bit."""
+    w_cpu, h_cpu = _fit("cpu", max_epochs=3, batch_size=16, **options)
+    w_dev, h_dev = _fit("strict", max_epochs=3, batch_size=16, **options)
+    for a, b in zip(w_cpu, w_dev):
+        np.testing.assert_array_equal(a, b)
+    for r_cpu, r_dev in zip(h_cpu.records, h_dev.records):
+        for key in ("train_loss", "val_loss", "train_metric", "batch_loss_mean", "n_updates"):
+            assert r_cpu[key] == r_dev[key], key
+
+
+def test_fit_with_sample_weight_on_a_device(strict):
+    """issue 12: weighted minibatches (weights on the device, their sums from the host copy)."""
+    X, y = _data()
+    w = np.random.default_rng(4).uniform(0, 2, len(X))
+    w[:20] = 0  # some all-zero minibatches are skipped on both
+    out = []
+    for device in ("cpu", "strict"):
+        net = ff.nn.MLP([4, 8, 3], output="categorical", rng=0)
+        ff.fit(net, X, y, sample_weight=w, max_epochs=2, batch_size=8, rng=0, device=device)
+        out.append([backend.to_numpy(p.data) for p in net.parameters()])
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_host_syncs_per_epoch_do_not_grow_with_the_number_of_minibatches(strict):
+    """issue 12: no host sync per update: 4 and 16 minibatches per epoch sync equally often, and
+    only a few times per epoch."""
+    syncs = {}
+    for batch_size in (16, 4):
+        strict["syncs"] = 0
+        _fit("strict", max_epochs=3, batch_size=batch_size)
+        syncs[batch_size] = strict["syncs"]
+    assert syncs[4] == syncs[16]
+    assert syncs[16] <= 3 * 3
+
+
+def test_model_stays_on_the_device_after_fit(strict):
+    """issue 12: fit moves the model in place; it stays there and a second fit continues there."""
+    X, y = _data()
+    net = ff.nn.MLP([4, 8, 3], output="categorical", rng=0)
+    ff.fit(net, X, y, max_epochs=1, rng=0, device="strict")
+    assert all(p.device == "strict" for p in net.parameters())
+    ff.fit(net, X, y, max_epochs=1, rng=0)  # device=None: where the model is
+    assert all(p.device == "strict" for p in net.parameters())
+
+
+def test_device_option_is_checked():
+    """issue 12: a bad device spelling names the option and what was expected."""
+    X, y = _data()
+    net = ff.nn.MLP([4, 8, 3], output="categorical", rng=0)
+    with pytest.raises(ValueError, match="device: unknown device 'gpu'"):
+        ff.fit(net, X, y, device="gpu")
+    with pytest.raises(TypeError, match="device: device must be a string"):
+        ff.fit(net, X, y, device=3)
+    with pytest.raises(ValueError, match="capture must be 'auto', True or False"):
+        ff.fit(net, X, y, capture="yes")
+
+
+def test_cuda_without_cupy_or_gpu_says_what_is_missing():
+    """issue 12: device='cuda' where it cannot run: a clear error with the install hint."""
+    if backend.is_available("cuda"):
+        pytest.skip("a CUDA device is available here")
+    X, y = _data()
+    net = ff.nn.MLP([4, 8, 3], output="categorical", rng=0)
+    with pytest.raises(backend.DeviceUnavailable, match="feedforward\\[gpu\\]|GPU|CUDA"):
+        ff.fit(net, X, y, device="cuda")
+
+
+# ------------------------------------------------------------------ capture
+@pytest.fixture
+def recording(strict):
+    """A strict backend that 'captures' a step: its replay calls the step and counts."""
+    from strict_backend import StrictBackend
+
+    calls = {"captured": 0, "replays": 0}
+
+    class Recording(StrictBackend):
+        type = "recording"
+
+        def capture(self, step):
+            calls["captured"] += 1
+
+            def replay():
+                calls["replays"] += 1
+                step()
+
+            return replay
+
+    backend.register(Recording())
+    try:
+        yield calls
+    finally:
+        backend.unregister("recording")
+
+
+def test_captured_steps_replay_over_refilled_buffers_bit_for_bit(recording):
+    """issue 12 (graph capture): full minibatches replay the captured step over buffers refilled
+    for each batch, the shorter last one runs eagerly, and the result equals the eager run's
+    bit for bit (weights and losses)."""
+    options = dict(max_epochs=2, batch_size=16, n=70)  # 4 full minibatches and one of 6 per epoch
+    w_eager, h_eager = _fit("recording", capture=False, **options)
+    assert recording == {"captured": 0, "replays": 0}
+    w_cap, h_cap = _fit("recording", capture=True, **options)
+    assert recording["replays"] == 2 * 4
+    assert recording["captured"] == 1  # once per run (and batch size), replayed in every epoch
+    for a, b in zip(w_eager, w_cap):
+        np.testing.assert_array_equal(a, b)
+    assert [r["train_loss"] for r in h_eager.records] == [r["train_loss"] for r in h_cap.records]
+    w_cpu, _ = _fit("cpu", **options)
+    for a, b in zip(w_cpu, w_cap):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_capture_true_where_the_backend_cannot_is_an_error():
+    """issue 12: capture=True asks for capture; a backend without it says so."""
+    X, y = _data()
+    net = ff.nn.MLP([4, 8, 3], output="categorical", rng=0)
+    with pytest.raises(ValueError, match="capture=True: the 'cpu' backend cannot capture"):
+        ff.fit(net, X, y, capture=True, max_epochs=1)
+
+
+@pytest.mark.skipif(not backend.is_available("cuda"), reason="needs a CUDA GPU and CuPy (issue 12)")
+def test_fit_on_cuda_matches_the_cpu():
+    """issue 12: on a real GPU the run gives the CPU's weights within float32 rounding."""
+    w_cpu, _ = _fit("cpu", max_epochs=2, batch_size=16)
+    w_gpu, _ = _fit("cuda", max_epochs=2, batch_size=16)
+    for a, b in zip(w_cpu, w_gpu):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
