@@ -16,6 +16,11 @@ cannot be written) is one line on stderr and exit status 2, never a
 traceback; ``--debug`` shows the traceback. An internal error is exit
 status 1. The command reads only files the user named.
 
+``train``, ``evaluate`` and ``predict`` take ``--device cuda`` (or ``cuda:N``): the
+network computes there (``pip install "feedforward[gpu]"``; without CuPy or a GPU, one
+line saying what is missing, exit status 2). Model files hold host arrays, so a file
+trained on a GPU is evaluated on a CPU and back.
+
 - :mod:`.parser`: the options, numbers checked by the validation layer.
 - :mod:`.record`: the training record in a model file, checked when read;
   predictions through the model's output unit.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..backend import DeviceUnavailable
 from .parser import EXIT_USER_ERROR, build_parser
 from .record import FORMAT, CLIError
 
@@ -34,8 +40,9 @@ __all__ = ["main", "build_parser", "CLIError", "FORMAT"]
 
 # ValueError / TypeError: what the data loaders and ff.load raise for bad input; a KeyError or
 # IndexError is a bug of ours (exit 1), not something to print as if it were the user's.
+# DeviceUnavailable: --device names a GPU this machine cannot give (what to install).
 _USER_ERRORS = (CLIError, ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError,
-                NotADirectoryError, ImportError)
+                NotADirectoryError, ImportError, DeviceUnavailable)
 
 
 def _say(text: str) -> None:

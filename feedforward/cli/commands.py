@@ -174,17 +174,20 @@ def _run(args, ds, source, X_tr, y_tr, X_te, y_te, scaler, y_mean, y_scale, out,
     n_train, n_test = (len(X_tr), len(X_te)) if comm is None else map(int, comm.sum([len(X_tr), len(X_te)]))
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 0.05)
     sizes = [X_tr.shape[1], *args.layers, n_out]
+    # Drawn on the host from the seed (the same network on every device); ff.fit moves it.
     model = ff.nn.MLP(sizes, activation=args.activation, output=output, rng=args.seed)
     what = f"{ds.name} ({n_train} training, {n_test} test examples, {ds.X.shape[1]} features"
     if X_tr.shape[1] != ds.X.shape[1]:
         what += f" encoded as {X_tr.shape[1]} inputs"
     what += f", {ds.n_classes} classes)" if ds.task == "classification" else ", regression)"
     ranks = "" if comm is None else f" on {comm.size} MPI ranks (data-parallel)"
+    ranks += "" if args.device == "cpu" else f" on device {args.device}"
     say(f"training an MLP {' -> '.join(map(str, sizes))} ({args.activation}, {output} output, "
         f"{model.num_parameters():,} parameters) on {what}{ranks}")
     options = dict(optimizer=args.optimizer, lr=lr, mode=args.mode, batch_size=min(args.batch_size, n_train),
                    max_epochs=args.epochs, weight_decay=args.weight_decay, lr_schedule=args.schedule,
-                   progress=not args.no_progress, rng=args.seed, comm=comm)
+                   progress=not args.no_progress, rng=args.seed, comm=comm,
+                   device=args.device)  # ff.fit moves the model (in place) and the data there once
     if args.optimizer == "sgd":
         options["momentum"] = args.momentum
     if args.early_stopping:
@@ -346,7 +349,7 @@ def _evaluation_data(args, record):
 
 
 def evaluate(args) -> int:
-    model, record = load_bundle(args.model)
+    model, record = load_bundle(args.model, device=args.device)
     with _warnings_as_lines():
         ds, source, spec = _evaluation_data(args, record)
     if ds.task != record["task"]:
@@ -403,7 +406,7 @@ def export(args) -> int:
 def predict(args) -> int:
     from ..data.table import read_features_table
 
-    model, record = load_bundle(args.model)
+    model, record = load_bundle(args.model, device=args.device)
     with _stdin_file(args.input) as source, _warnings_as_lines():
         X, lines = read_features_table(source, record["pipeline"])
     _check_features(record, X, args.input)

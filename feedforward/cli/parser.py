@@ -121,6 +121,24 @@ def _number(kind, constraint):
     return parse
 
 
+def _device(text: str) -> str:
+    """``--device``: a device this machine can give, checked before any data is read.
+
+    An unknown spelling, or ``cuda`` without CuPy or without a GPU, is one line saying what is
+    missing (``pip install "feedforward[gpu]"``), exit status 2.
+    """
+    from .. import backend
+
+    try:
+        backend.get_backend(backend.device(text))
+    except (TypeError, ValueError, backend.DeviceUnavailable) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
+
+
+_DEVICE_HELP = "where the network computes: cpu, cuda or cuda:N (a GPU: pip install \"feedforward[gpu]\")"
+
+
 def _layers(text: str) -> list:
     # An empty string is a mistake far more often (an unset shell variable) than a wish for no
     # hidden layer, which is said explicitly: "none".
@@ -219,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true",
                    help="no progress report (on a terminal a progress bar, otherwise one line every few epochs)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the figures (no matplotlib needed)")
+    p.add_argument("--device", type=_device, default="cpu", help=_DEVICE_HELP + "; the data moves there once")
     p.set_defaults(func=commands.train)
 
     # ---------------------------------------------------------- evaluate
@@ -240,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test: the held-out part of the training data; all: every row; auto: test on "
                         "the training data set, all otherwise")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--device", type=_device, default="cpu", help=_DEVICE_HELP)
     p.set_defaults(func=commands.evaluate)
 
     # ----------------------------------------------------------- predict
@@ -256,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proba", action="store_true", help="also write the class probabilities (classification)")
     p.add_argument("--output", "-o", default=None,
                    help="write to this file instead of stdout (- is stdout)")
+    p.add_argument("--device", type=_device, default="cpu", help=_DEVICE_HELP)
     p.set_defaults(func=commands.predict)
 
     # ------------------------------------------------------------ export

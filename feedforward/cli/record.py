@@ -150,8 +150,10 @@ def _check_against_network(record, model) -> None:
 
 
 # ------------------------------------------------------------------ loading
-def load_bundle(spec: str, *, need_record: bool = True):
+def load_bundle(spec: str, *, need_record: bool = True, device=None):
     """``(model, record)`` from any model file: ``feedforward train``'s, an estimator's, ``ff.save``'s.
+
+    The network is put on ``device`` (``--device``; default the CPU): files hold host arrays.
 
     ``record["pipeline"]`` is the file's :class:`~feedforward.io.Pipeline` (for a file
     written before the pipeline section, one made from the training record). A file
@@ -167,7 +169,7 @@ def load_bundle(spec: str, *, need_record: bool = True):
         if not path.exists():
             raise CLIError(f"{spec} is a directory without a model.safetensors in it")
     try:
-        model, meta = ff.load(path, return_metadata=True)
+        model, meta = ff.load(path, return_metadata=True, device=device)
     except FileNotFoundError:
         raise CLIError(f"no such model file: {spec}") from None
     except ValueError as exc:
@@ -255,6 +257,7 @@ def predict(model, record, X, *, source: str = "the input", lines=None):
     is a ``CLIError`` naming it (and its file line).
     """
     from ..autograd import no_grad
+    from ..io.host import outputs_on_host
     from ..nn.module import eval_mode
 
     pipe = record.get("pipeline") or _pipeline_of(record)
@@ -265,7 +268,8 @@ def predict(model, record, X, *, source: str = "the input", lines=None):
     Z = _standardize(record, E, source, lines)
     # Overflow inside the network is reported below, per row, not as NumPy warnings.
     with no_grad(), eval_mode(model), np.errstate(over="ignore", invalid="ignore"):
-        z = np.asarray(model(Z.astype(next(iter(model.parameters())).dtype)).data)
+        # On the model's device (--device), the outputs back as NumPy in one copy.
+        z = outputs_on_host(model, Z.astype(next(iter(model.parameters())).dtype))
     _check_finite_rows(z, source, lines)
     unit = model.output
     if record["task"] == "regression":

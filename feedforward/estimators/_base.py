@@ -10,10 +10,14 @@
 3. on the first call, the network ``model_``;
 4. with ``early_stopping``, a validation part held out by
    :func:`feedforward.data.split.split_indices` (stratified for single-label classes);
-5. the run, by :class:`feedforward.training.Trainer`, with
-   :class:`feedforward.training.stopping.SklearnStopping` keeping scikit-learn's record;
-6. the record read into the fitted attributes, and a ``ConvergenceWarning`` when
-   ``max_iter`` ran out or training diverged.
+5. the run, by :class:`feedforward.training.Trainer` on ``device`` (the network and the
+   data moved there once), with :class:`feedforward.training.stopping.SklearnStopping`
+   keeping scikit-learn's record;
+6. the record read into the fitted attributes (NumPy arrays and floats whatever the
+   device), and a ``ConvergenceWarning`` when ``max_iter`` ran out or training diverged.
+
+Prediction takes host rows and returns NumPy: each chunk's outputs come back from the
+device in one explicit copy (:func:`feedforward.io.host.outputs_on_host`).
 """
 
 from __future__ import annotations
@@ -35,14 +39,15 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("ff.estimators needs scikit-learn >= 1.6: pip install feedforward[sklearn]") from exc
 
+from .. import backend
 from ..autograd import no_grad
 from ..data.split import split_indices
 from ..distributed.comm import as_communicator
+from ..io.host import model_device, on_host, outputs_on_host
 from ..nn.activation import ACTIVATIONS
 from ..nn.mlp import MLP
 from ..nn.module import eval_mode
 from ..optim.schedules import AdaptiveLR, InvScaling
-from ..tensor import Tensor
 from ..training import Trainer
 from ..training.batching import MODES
 from ..training.stopping import SklearnStopping
@@ -63,6 +68,28 @@ _STOP_MESSAGES = {
     "max_epochs": "reached max_iter",
     "diverged": "training diverged (the weights from before it were kept)",
 }
+
+
+def _device(spec) -> backend.Device:
+    """The ``device`` parameter as a usable Device: a ValueError for an unknown spelling, the
+    backend's DeviceUnavailable (what to install) when this machine cannot give it."""
+    try:
+        dev = backend.device(spec)
+    except ValueError as exc:
+        raise ValueError(f"device={spec!r}: {exc}") from None
+    backend.get_backend(dev)
+    return dev
+
+
+def _usable(spec) -> bool:
+    try:
+        return backend.is_available(spec)
+    except ValueError:  # a device type not registered in this process
+        return False
+
+
+def _float_or_none(value):
+    return None if value is None else float(value)
 
 
 class BaseMLP(ModelFileMixin, BaseEstimator):
@@ -102,6 +129,8 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
         "grad_tol": [None, Interval(Real, 0, None, closed="neither")],
         "batch_growth": [None, HasMethods(["size", "state_dict"])],
         "dtype": [None, StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+        # Any spelling of a registered backend ("cpu", "cuda", "cuda:1"): checked by _device in fit.
+        "device": [str, backend.Device],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
@@ -109,7 +138,7 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, mode="minibatch",
-                 grad_tol=None, batch_growth=None, output="auto", dtype=None):
+                 grad_tol=None, batch_growth=None, output="auto", dtype=None, device="cpu"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -137,10 +166,12 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
         self.batch_growth = batch_growth
         self.output = output
         self.dtype = dtype
+        self.device = device
 
     # ------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None, comm=None):
         comm = as_communicator(comm)
+        dev = _device(self.device)
         sizes = hidden_sizes(self.hidden_layer_sizes)
         if self.batch_growth is not None and self.mode != "minibatch":
             raise ValueError(f"batch_growth needs mode='minibatch', got mode={self.mode!r}")
@@ -162,7 +193,7 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
             if first:
                 dtype = X.dtype if self.dtype is None else np.dtype(self.dtype)
             else:
-                dtype = self.coefs_[0].dtype
+                dtype = self._dtype()
             X = as_dtype(X, dtype, "X")
             largest = max_abs(X)
             warn_if_huge(X, largest, type(self).__name__)
@@ -183,6 +214,8 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
         rs = check_random_state(self.random_state)
         if first:
             self.pipeline_ = None  # a fit on raw inputs: nothing to encode
+            # Drawn on the host from the seed (the trainer moves it to `device`): the same
+            # random_state gives the same network on every device.
             self.model_ = MLP([X.shape[1], *sizes, self._n_outputs_for(Y)], activation=self.activation,
                               output=self.output_, rng=rs.randint(_SEED), dtype=dtype)
             self.n_layers_ = len(sizes) + 2
@@ -199,16 +232,17 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
             n_val = math.ceil(fraction * n_all)  # what split_indices holds out
             # The training part's mean weight is taken as the whole set's (it only scales alpha).
             n_all, w_all = n_all - n_val, (None if w_all is None else w_all * (n_all - n_val) / n_all)
-        if incremental and self._trainer is not None:
+        if incremental and self._trainer is not None and self._trainer_device == dev:
             trainer, stopping = self._trainer, self._stopping
         else:
+            # The trainer moves the network (in place; it stays there) and the data to dev once.
             trainer, stopping = self._make_trainer(n_all, w_all, rs, previous=None if first else self._stopping,
-                                                   comm=comm)
+                                                   comm=comm, device=dev)
         if incremental:
             history = trainer.partial_fit(X, Y, sample_weight=w)
         else:
             history = trainer.fit(X, Y, sample_weight=w, validation_data=validation, validation_fraction=fraction)
-        self._trainer, self._stopping = trainer, stopping
+        self._trainer, self._stopping, self._trainer_device = trainer, stopping, dev
         self._read_run(trainer, stopping, history, n_all, largest, incremental)
         return self
 
@@ -239,7 +273,7 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
                              "validation split")
         return X[train], Y[train], w[train], (X[val], Y[val], w[val])
 
-    def _make_trainer(self, n_train, w_total, rs, previous, comm=None):
+    def _make_trainer(self, n_train, w_total, rs, previous, comm=None, device="cpu"):
         if self.mode == "minibatch":
             batch = min(200, n_train) if self.batch_size == "auto" else self.batch_size
             if batch > n_train:
@@ -274,7 +308,7 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
             metrics=[self._metric], callbacks=[stopping], rng=rs.randint(_SEED),
             # scikit-learn's loss_curve_ is the epoch's mean minibatch loss: no extra pass over the
             # data, unless the lecture's gradient-norm test needs the full gradient.
-            train_eval="batches" if self.grad_tol is None else "grad", comm=comm, **optimizer,
+            train_eval="batches" if self.grad_tol is None else "grad", comm=comm, device=device, **optimizer,
         )
         return trainer, stopping
 
@@ -284,11 +318,13 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
         self.history_ = history
         self.n_iter_ = epochs
         self.t_ += epochs * n_train
-        self.loss_curve_ = list(stopping.loss_curve)
+        # Python floats whatever the device (what a scikit-learn user plots and pickles).
+        self.loss_curve_ = [float(v) for v in stopping.loss_curve]
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
-        self.best_loss_ = stopping.best_loss
-        self.validation_scores_ = stopping.validation_scores
-        self.best_validation_score_ = stopping.best_validation_score
+        self.best_loss_ = _float_or_none(stopping.best_loss)
+        scores = stopping.validation_scores
+        self.validation_scores_ = None if scores is None else [float(v) for v in scores]
+        self.best_validation_score_ = _float_or_none(stopping.best_validation_score)
         reason = stopping.reason or trainer.stop_reason
         self.stop_reason_ = reason if reason is not None else "partial_fit"
         if self.verbose and reason is not None:
@@ -313,21 +349,23 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
         The output unit turns the network's logits into labels, probabilities or values.
         Chunks bound the memory of the hidden activations whatever the number of rows; the
         logits are checked, so an overflow inside the network is an error, not class 0.
+        ``X`` is a host array; the network runs where it lives (``device``) and its outputs
+        come back as NumPy, one chunk's logits at a time.
         """
         check_is_fitted(self, "model_")
         pipe = getattr(self, "pipeline_", None)
         if pipe is not None and not pipe.is_identity:
             # Loaded from a file with preprocessing (feedforward train's): raw rows, text included.
-            X = pipe.transform(X, self.coefs_[0].dtype)
+            X = pipe.transform(X, self._dtype())
         else:
             X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-            X = as_dtype(X, self.coefs_[0].dtype, "X")
+            X = as_dtype(X, self._dtype(), "X")
         model, unit = self.model_, self.model_.output
         parts = []
         # An overflow is reported below as one clear error, not as NumPy's RuntimeWarning first.
         with no_grad(), eval_mode(model), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, len(X), _PREDICT_CHUNK):
-                z = model(Tensor(X[start:start + _PREDICT_CHUNK])).data
+                z = outputs_on_host(model, X[start:start + _PREDICT_CHUNK])
                 if not np.isfinite(z).all():
                     row = start + int(np.argwhere(~np.isfinite(z))[0][0])
                     wider = " or compute in float64 (dtype='float64')" if z.dtype != np.float64 else ""
@@ -342,26 +380,42 @@ class BaseMLP(ModelFileMixin, BaseEstimator):
             out = (out * pipe.y_scale + pipe.y_mean).astype(out.dtype)
         return out
 
+    def _dtype(self) -> np.dtype:
+        """The float dtype the fitted network computes in."""
+        return self.model_.linears[0].weight.data.dtype
+
     @property
     def coefs_(self) -> list:
-        """Weight matrices ``W(k)`` of shape (fan_in, fan_out), as in scikit-learn (views of ``model_``)."""
+        """Weight matrices ``W(k)`` of shape (fan_in, fan_out), as in scikit-learn, as NumPy arrays:
+        views of ``model_`` on the CPU, host copies of a network on a device."""
         check_is_fitted(self, "model_")
-        return [layer.weight.data for layer in self.model_.linears]
+        return [backend.to_numpy(layer.weight.data) for layer in self.model_.linears]
 
     @property
     def intercepts_(self) -> list:
-        """Bias vectors ``b(k)``, as in scikit-learn (views of ``model_``)."""
+        """Bias vectors ``b(k)``, as in scikit-learn, as NumPy arrays (as ``coefs_``)."""
         check_is_fitted(self, "model_")
-        return [layer.bias.data for layer in self.model_.linears]
+        return [backend.to_numpy(layer.bias.data) for layer in self.model_.linears]
 
     def __getstate__(self):
         # The trainer (optimizer buffers, snapshots) is not part of the fitted model; after
         # unpickling, partial_fit starts a fresh optimizer state (the stopping record goes on).
         state = dict(super().__getstate__())
         state.pop("_trainer", None)
+        model = state.get("model_")
+        if model is not None and model_device(model) != "cpu":
+            # Host arrays in the pickle (the network's, and any the stopping record holds): it
+            # loads on a machine without the device.
+            state = on_host(state)
+            state["_model_device"] = str(model_device(model))
         return state
 
     def __setstate__(self, state):
+        where = state.pop("_model_device", None)
         super().__setstate__(state)
         if "model_" in state:
             self._trainer = None
+        if where is not None and _usable(where):
+            # Back on the device it was fitted on when this machine has it; else it stays on
+            # the CPU, where predict works (a refit asks for `device` again).
+            self.model_.to(where)

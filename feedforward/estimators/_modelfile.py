@@ -76,15 +76,19 @@ class ModelFileMixin:
                         multilabel=bool(getattr(self, "_multilabel", False)), record=record)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, device=None):
         """An estimator from a model file: an estimator's ``save``, ``feedforward train``'s, or
         ``ff.save(..., pipeline=...)``'s. ``predict`` then takes raw rows: the file's
         preprocessing (scaling, one-hot categories, fill values) is applied, a regression
         target's scaling undone. Every field of the file is checked (``ValueError`` naming it).
+
+        ``device`` (default: the CPU) is where the network is put and predicts, and the
+        estimator's ``device`` parameter; the file itself holds host arrays, so one written
+        from a GPU loads anywhere.
         """
         from ..io import load
 
-        model = load(path)
+        model = load(path, device=device)
         pipe = getattr(model, "pipeline", None)
         where = str(path)
         if pipe is None:
@@ -95,7 +99,8 @@ class ModelFileMixin:
         if type(model) is not MLP or model.output is None:
             raise ValueError(f"{where}: {cls.__name__} needs an MLP with an output unit, got "
                              f"{type(model).__name__} with output {getattr(model.output, 'name', None)!r}")
-        self = cls(hidden_layer_sizes=tuple(model.sizes[1:-1]) or (1,), output=model.output.name)
+        self = cls(hidden_layer_sizes=tuple(model.sizes[1:-1]) or (1,), output=model.output.name,
+                   device="cpu" if device is None else str(device))
         unit = model.layers[1] if len(model.layers) > 1 else None
         if unit is not None and type(unit).name in ACTIVATIONS:
             self.activation = type(unit).name

@@ -69,6 +69,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``"float32"`` forces the faster float32 network on float64 data.
     class_weight : dict, "balanced" or None
         Per-class weights multiplying ``sample_weight`` (single-label targets).
+    device : str, default "cpu"
+        Where the network trains and predicts: ``"cpu"`` (NumPy), ``"cuda"`` or
+        ``"cuda:N"`` (CuPy: ``pip install "feedforward[gpu]"``; without CuPy or a GPU,
+        ``fit`` raises :class:`feedforward.backend.DeviceUnavailable` saying what is
+        missing). ``fit`` moves the data once; ``predict`` takes and returns NumPy
+        arrays, and ``coefs_``, ``intercepts_`` and ``loss_curve_`` are NumPy / floats.
+        A pickle or model file of an estimator fitted on a GPU loads on a CPU.
 
     Attributes
     ----------
@@ -114,7 +121,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, mode="minibatch",
-                 grad_tol=None, batch_growth=None, output="auto", dtype=None, class_weight=None):
+                 grad_tol=None, batch_growth=None, output="auto", dtype=None, class_weight=None, device="cpu"):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
             batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -122,7 +129,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, mode=mode, grad_tol=grad_tol,
-            batch_growth=batch_growth, output=output, dtype=dtype,
+            batch_growth=batch_growth, output=output, dtype=dtype, device=device,
         )
         self.class_weight = class_weight
 

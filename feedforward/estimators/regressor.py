@@ -21,8 +21,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     Parameters
     ----------
-    Same as :class:`MLPClassifier` except ``class_weight``; ``output`` is
-    ``"auto"`` or ``"gaussian"``.
+    Same as :class:`MLPClassifier` (``device`` included) except ``class_weight``;
+    ``output`` is ``"auto"`` or ``"gaussian"``.
 
     Attributes
     ----------

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..io.files import atomic_write_bytes
+from ..io.host import host_copy
 from ..nn import activation as A
 from ..nn.linear import Linear
 from ..nn.mlp import MLP
@@ -168,6 +169,7 @@ def to_onnx(model: Module, path=None, *, input_mean=None, input_scale=None, targ
     onnx = need_onnx()
     if type(model) not in (MLP, Sequential):
         raise TypeError(f"to_onnx supports ff.nn.MLP and ff.nn.Sequential models, got {type(model).__name__}")
+    model = host_copy(model)  # a model on a GPU: its weights come to the host once, explicitly
     dtypes = {p.data.dtype for p in model.parameters()}
     if len(dtypes) != 1:
         raise ValueError(f"to_onnx: the parameters mix dtypes {sorted(d.name for d in dtypes)}")

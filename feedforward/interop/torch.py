@@ -22,6 +22,7 @@ import functools
 
 import numpy as np
 
+from ..io.host import host_copy
 from ..nn import activation as A
 from ..nn.linear import Linear
 from ..nn.mlp import MLP
@@ -160,6 +161,7 @@ def to_torch(model: Module, *, mean: bool = False):
         raise TypeError(f"to_torch expects an ff Module, got {type(model).__name__}")
     if type(model) not in (MLP, Sequential):
         raise TypeError(f"to_torch supports ff.nn.MLP and ff.nn.Sequential models, got {type(model).__name__}")
+    model = host_copy(model)  # a model on a GPU: its weights come to the host once, explicitly
     seq = _layer_to_torch(model, torch.nn, torch, "model")
     if mean:
         output = getattr(model, "output", None)

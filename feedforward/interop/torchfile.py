@@ -25,6 +25,7 @@ import numpy as np
 
 from ..io.container import need_safetensors, parse_json, read_safetensors
 from ..io.files import atomic_write_bytes
+from ..io.host import host_copy
 from ..io.model import architecture, rebuild
 from ..io.schema import linear_shapes, validate_spec
 from ..nn.activation import ACTIVATIONS, Unit
@@ -61,6 +62,7 @@ def save_torch(model, path) -> None:
     <All keys matched successfully>
     """
     arch = architecture(model)  # refuses what ff cannot describe, with the layer's name
+    model = host_copy(model)  # a model on a GPU: its weights come to the host once, explicitly
     linear = {name for name, shape in linear_shapes(arch["model"], "", []) if len(shape) == 2}
     tensors = {}
     for name, p in model.named_parameters():

@@ -15,8 +15,10 @@ import numpy as np
 
 from .._rng import rng_from_json, rng_state_to_json
 from .._validation import Int, check_int
+from ..backend import to_numpy
 from ..nn.module import Module
 from .container import read_container, write_container
+from .host import is_array
 from .model import architecture, load_params, rebuild
 from .schema import check_field, check_keys
 
@@ -76,7 +78,8 @@ def save_checkpoint(
     if not isinstance(model, Module):
         raise TypeError(f"save_checkpoint expects a Module, got {type(model).__name__}")
     epoch = check_int(epoch, "epoch", 0)
-    tensors = {f"model/{n}": p.data for n, p in model.named_parameters()}
+    # Host copies: a checkpoint written on a GPU resumes on any machine.
+    tensors = {f"model/{n}": to_numpy(p.data) for n, p in model.named_parameters()}
     doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "epoch": epoch, "param_names": list(tensors)}
     try:
         doc["architecture"] = architecture(model)
@@ -90,8 +93,8 @@ def save_checkpoint(
         for i, s in enumerate(sd["state"]):
             c = {}
             for k, v in s.items():
-                if isinstance(v, np.ndarray):
-                    tensors[f"optimizer/{i}/{k}"] = v
+                if is_array(v):
+                    tensors[f"optimizer/{i}/{k}"] = to_numpy(v)
                 else:
                     c[k] = v
             counters.append(c)
@@ -104,7 +107,7 @@ def save_checkpoint(
     doc["batch_schedule"] = None if batch_schedule is None else batch_schedule.state_dict()
     doc["extra"] = extra
     for k, v in (extra_arrays or {}).items():
-        tensors[f"extra/{k}"] = np.asarray(v)
+        tensors[f"extra/{k}"] = to_numpy(v) if is_array(v) else np.asarray(v)
     write_container(path, tensors, doc)
 
 

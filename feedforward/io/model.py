@@ -24,6 +24,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .._validation import Choice, Dtype
+from ..backend import device as parse_device
+from ..backend import device_of, get_backend, to_device, to_numpy
 from ..nn.activation import UNITS, Unit
 from ..nn.linear import Linear
 from ..nn.mlp import MLP
@@ -128,7 +130,8 @@ def save(model: Module, path, metadata: dict | None = None, *, pipeline: Pipelin
     if not isinstance(model, Module):
         raise TypeError(f"ff.save expects a Module, got {type(model).__name__}")
     arch = architecture(model)
-    tensors = {n: p.data for n, p in model.named_parameters()}
+    # A model on a GPU is written from host copies: the file loads on any machine.
+    tensors = {n: to_numpy(p.data) for n, p in model.named_parameters()}
     for n, a in tensors.items():
         if not np.isfinite(a).all():
             raise ValueError(f"ff.save: parameter {n!r} contains NaN or inf; refusing to save a broken model")
@@ -230,7 +233,8 @@ def load_params(model: Module, tensors: dict, prefix: str, where: str) -> None:
         if not np.isfinite(arr).all():
             raise ValueError(f"{where}: tensor {n!r} contains NaN or inf")
     for n, p in params.items():
-        np.copyto(p.data, tensors[prefix + n])
+        # In place (an optimizer holds these arrays), on whatever device the parameter lives.
+        p.data[...] = to_device(tensors[prefix + n], device_of(p.data))
 
 
 def rebuild(arch, tensors: dict, prefix: str, name: str, version: int) -> Module:
@@ -264,8 +268,18 @@ def rebuild(arch, tensors: dict, prefix: str, name: str, version: int) -> Module
 
 
 # ================================================================= reading
-def load(path, *, return_metadata: bool = False):
+def _checked_device(spec):
+    """``spec`` as a Device whose backend is usable here (ValueError / DeviceUnavailable otherwise)."""
+    dev = parse_device(spec)
+    get_backend(dev)
+    return dev
+
+
+def load(path, *, return_metadata: bool = False, device=None):
     """Load a model written by :func:`save`: rebuild it from the JSON, copy the weights in.
+
+    The model is built on the CPU, then moved to ``device`` (``"cuda"``, ...) when one is
+    given: a file written from a GPU loads on a CPU and back (files hold host arrays).
 
     Returns the model (an ``MLP`` or ``Sequential``, with ``.output`` when one
     was saved, and ``.pipeline``, a checked :class:`~feedforward.io.pipeline.Pipeline`,
@@ -275,6 +289,8 @@ def load(path, *, return_metadata: bool = False):
     or mismatched file, and for a path that is not a regular file; reads no
     more than the file's header accounts for; never executes code from the file.
     """
+    if device is not None:
+        device = _checked_device(device)  # a bad spelling or a missing GPU before the file is read
     tensors, doc, user = read_container(path, MODEL_FORMAT, READABLE_VERSIONS)
     name = os.path.basename(os.fspath(path))
     check_keys(doc, {"format", "version", "architecture", "sha256", "pipeline"}, {"architecture"},
@@ -282,6 +298,8 @@ def load(path, *, return_metadata: bool = False):
     model = rebuild(doc["architecture"], tensors, "", name, doc["version"])
     if "pipeline" in doc:
         model.pipeline = Pipeline.from_json(doc["pipeline"], model, f"{name}: pipeline")
+    if device is not None and device != "cpu":  # built on the host
+        model.to(device)
     return (model, user) if return_metadata else model
 
 

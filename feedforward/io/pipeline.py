@@ -297,11 +297,11 @@ class Pipeline:
         """``(labels or values in the original units, probabilities or None)`` for raw rows ``X``."""
         from ..autograd import no_grad
         from ..nn.module import eval_mode
-        from ..tensor import Tensor
+        from .host import outputs_on_host
 
         dtype = next(iter(model.parameters())).dtype
         with no_grad(), eval_mode(model):
-            z = np.asarray(model(Tensor(self.transform(X, dtype))).data)
+            z = outputs_on_host(model, self.transform(X, dtype))  # on the model's device, back as NumPy
         if not np.isfinite(z).all():
             raise ValueError(f"the network's output for row {int(np.argmax(~np.isfinite(z).all(1))) + 1} "
                              "is not finite")
