@@ -57,6 +57,19 @@ class CUDA(Backend):
     def index_of(self, a) -> int:
         return a.device.id
 
+    def _make_kernels(self):
+        from .cuda_kernels import CudaKernels
+
+        return CudaKernels(self.load().xp)
+
+    def capture(self, step):
+        """``step`` captured as a CUDA graph (products through nvmath-python's cuBLASLt), or
+        ``None`` when nvmath-python is missing or the capture fails (with one warning).
+        ``step`` runs once eagerly first: see :func:`feedforward.backend.cuda_graph.capture`."""
+        from .cuda_graph import capture
+
+        return capture(self.load(), step)
+
     def synchronize(self, index: int | None = None) -> None:
         cupy = self.xp
         if index is None:
