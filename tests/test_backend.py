@@ -1,4 +1,4 @@
-"""The backend layer (issue 12): devices, the array-module registry, tensors on a device.
+"""The backend layer (issue 12, L-DEV-1): devices, the array-module registry, tensors on a device.
 
 The ``strict`` device (tests/strict_backend.py) stands in for a GPU on the CPU: it refuses any
 NumPy call on its arrays, so these tests fail if an op hands a device array to NumPy.
