@@ -225,6 +225,58 @@ def test_captured_steps_replay_over_refilled_buffers_bit_for_bit(recording):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_changing_learning_rate_is_captured_again(recording):
+    """issue 12: a captured graph holds the rate it was captured with, so a schedule that changes
+    lr every epoch gets one capture per epoch, and the weights still equal the eager run's."""
+    options = dict(max_epochs=3, batch_size=16, optimizer="sgd", lr=0.1, lr_schedule="exponential")
+    w_eager, _ = _fit("recording", capture=False, **options)
+    w_cap, _ = _fit("recording", capture="auto", **options)
+    assert recording["captured"] == 3 and recording["replays"] == 3 * 4
+    for a, b in zip(w_eager, w_cap):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adam_is_captured_with_its_step_count_on_the_device(recording):
+    """issue 12: Adam's bias corrections change every step; fit makes it capturable (the step
+    count kept on the device too) where the backend captures, and the weights equal the eager run's."""
+    w_eager, _ = _fit("recording", capture=False, max_epochs=2, batch_size=16, optimizer="adam")
+    X, y = _data(64)
+    net = ff.nn.MLP([4, 8, 3], activation="relu", output="categorical", rng=0)
+    trainer = ff.Trainer(net, rng=0, device="recording", max_epochs=2, batch_size=16, optimizer="adam")
+    trainer.fit(X, y)
+    assert recording["captured"] == 1 and recording["replays"] == 2 * 4
+    opt = trainer.optimizer
+    assert opt.capturable and opt.step_count == 2 * 4
+    assert [backend.to_numpy(s["device_step"]).tolist() for s in opt.state] == [[8]] * len(opt.state)
+    assert "device_step" not in opt.state_dict()["state"][0]
+    for a, p in zip(w_eager, net.parameters()):
+        np.testing.assert_array_equal(a, backend.to_numpy(p.data))
+
+
+def test_an_optimizer_that_cannot_be_captured_runs_eagerly_or_says_why(recording):
+    """issue 12: capture='auto' leaves a step alone when its optimizer reads a host value that
+    changes every step (an Adam built without capturable=True); capture=True says why."""
+    X, y = _data(64)
+    net = ff.nn.MLP([4, 8, 3], activation="relu", output="categorical", rng=0)
+    ff.fit(net, X, y, optimizer=ff.optim.Adam(net.parameters()), device="recording", max_epochs=1,
+           batch_size=16)
+    assert recording["captured"] == 0
+    with pytest.raises(ValueError, match=r"capture=True: Adam .*capturable=True"):
+        ff.fit(net, X, y, optimizer=ff.optim.Adam(net.parameters()), device="recording", max_epochs=1,
+               batch_size=16, capture=True)
+
+
+def test_replayed_steps_advance_the_host_counters():
+    """issue 12: a replayed graph runs no Python, so the loop advances the optimizer's host
+    counters itself (step_count, Adam's per-parameter step)."""
+    p = ff.Tensor(np.ones((2, 2)), requires_grad=True)
+    opt = ff.optim.Adam([p])
+    p.grad = np.ones((2, 2))
+    opt.step()
+    opt._replayed()
+    assert opt.step_count == 2 and opt.state[0]["step"] == 2
+
+
 def test_capture_true_where_the_backend_cannot_is_an_error():
     """issue 12: capture=True asks for capture; a backend without it says so."""
     X, y = _data()

@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 
+from .registry import to_numpy
+
 __all__ = ["UpdateKernels"]
 
 
@@ -75,6 +77,8 @@ class UpdateKernels:
                 g = g + weight_decay * p
         if g.shape != p.shape or g.dtype != p.dtype:
             g = xp.broadcast_to(g, p.shape).astype(p.dtype)
+        if not isinstance(step, int):  # a device step count (Adam(capturable=True)): one read here
+            step = int(to_numpy(step).reshape(-1)[0])
         c = math.sqrt(1 - beta2**step)
         step_size = lr * c / (1 - beta1**step)
         eps_c = eps * c

@@ -56,6 +56,10 @@ class Optimizer:
 
     #: Hyper-parameter names saved by :meth:`state_dict` (besides ``lr``).
     _hyper: tuple = ()
+    #: Whether :meth:`step` can be captured once and replayed (a CUDA graph, ``ff.fit(capture=)``):
+    #: nothing it reads from the host may change between steps except ``lr``, on which the loop
+    #: captures again. Adam's step count does change: it is capturable only with ``capturable=True``.
+    capturable: bool = True
 
     def __init__(self, params, lr: float):
         if isinstance(params, Tensor):
@@ -95,6 +99,15 @@ class Optimizer:
         """Apply one update from the current ``p.grad`` (parameters without a gradient are skipped)."""
         raise NotImplementedError
 
+    def _replayed(self) -> None:
+        """The host bookkeeping of a step that ran as a replay of a captured one (no Python ran)."""
+        self.step_count += 1
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                for name in getattr(self, "_counters", ()):
+                    if name in state:
+                        state[name] += 1
+
     def reset(self) -> None:
         """Forget the accumulated state (momentum buffers, moments, step count)."""
         self.state = [{} for _ in self.params]
@@ -122,7 +135,8 @@ class Optimizer:
             "hyper": self.hyperparameters(),
             "step_count": self.step_count,
             "state": [
-                {k: (v if isinstance(v, int) else np.array(to_numpy(v), copy=True)) for k, v in s.items()}
+                {k: (v if isinstance(v, int) else np.array(to_numpy(v), copy=True)) for k, v in s.items()
+                 if k != "device_step"}  # the device copy of "step" (capturable Adam)
                 for s in self.state
             ],
         }
@@ -312,6 +326,10 @@ class Adam(Optimizer):
     decoupled : bool
         If True, decay the weights directly, ``w <- w (1 - lr lambda)``, before the
         Adam step (AdamW, ``torch.optim.AdamW``) instead of adding the L2 gradient.
+    capturable : bool
+        Keep each parameter's step count ``t`` on its device as well, advanced there, so a step
+        captured as a CUDA graph replays with the current ``t`` (as ``torch.optim.Adam(capturable=True)``).
+        ``ff.fit`` turns it on where it captures; on the CPU it changes nothing.
     """
 
     _hyper = ("betas", "eps", "weight_decay", "decoupled")
@@ -326,12 +344,14 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         decoupled: bool = False,
+        capturable: bool = False,
     ):
         super().__init__(params, lr)
         self.betas = betas
         self.eps = eps
         self.weight_decay = weight_decay
         self.decoupled = decoupled
+        self.capturable = capturable
         self._validate()
 
     def _validate(self) -> None:
@@ -344,6 +364,7 @@ class Adam(Optimizer):
         self.eps = _NON_NEGATIVE(self.eps, "eps")
         self.weight_decay = _NON_NEGATIVE(self.weight_decay, "weight_decay")
         self.decoupled = Bool()(self.decoupled, "decoupled")
+        self.capturable = Bool()(self.capturable, "capturable")
 
     def step(self) -> None:
         lr, wd, eps, decoupled = self.lr, self.weight_decay, self.eps, self.decoupled
@@ -362,8 +383,14 @@ class Adam(Optimizer):
             m = state["exp_avg"] = _follow(state["exp_avg"], w)
             v = state["exp_avg_sq"] = _follow(state["exp_avg_sq"], w)
             state["step"] += 1
+            t = state["step"]
+            if self.capturable and type(w) is not np.ndarray:
+                t = state.get("device_step")
+                if t is None or type(t) is not type(w):
+                    t = state["device_step"] = backend_of(w).xp.asarray([state["step"] - 1], dtype=np.int64)
+                t += 1  # on the device: a replayed graph advances it too
             backend_of(w).kernels.adam_(w, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                                        step=state["step"], weight_decay=wd, decoupled=decoupled)
+                                        step=t, weight_decay=wd, decoupled=decoupled)
 
 
 def _follow(buf, w):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import array_namespace, device_of, get_backend, to_device, to_numpy
+from ..backend import Backend, array_namespace, device_of, get_backend, to_device, to_numpy
 from ..optim.clip import clip_grad_norm, clip_grad_norm_
 from ..tensor import Tensor
 from .batching import epoch_order
@@ -179,7 +179,7 @@ class _Step:
         # graph is freed by backward() before the next gather overwrites them.
         self.xbuf = xp.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
         self.ybuf = xp.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
-        self.replay = _replay(t.options.capture, device_of(X), self._full)
+        self.replay = _replay(t.options.capture, device_of(X), self._full, t.optimizer)
 
     def fits(self, X, batch_size) -> bool:
         return X is self.X and batch_size == self.size
@@ -224,19 +224,49 @@ class _Step:
         opt.step()
 
 
-def _replay(capture, dev, step):
-    """``step``, or the backend's replay of it (``capture``: 'auto', True or False)."""
+def _replay(capture, dev, step, opt):
+    """``step``, or the backend's replay of it (``capture``: 'auto', True or False).
+
+    'auto' captures only where it is safe: the backend can capture and the optimizer reads nothing
+    from the host that changes between steps (:attr:`Optimizer.capturable`); a learning rate that
+    changes between epochs (a schedule) is captured again (:class:`_Replay`).
+    """
     if capture is False:
         return step
     backend = get_backend(dev)
-    capturer = getattr(backend, "capture", None)
-    replay = capturer(step) if capturer is not None else None
-    if replay is not None:
-        return replay
+    why = None
+    if type(backend).capture is Backend.capture:
+        why = f"the {dev.type!r} backend cannot capture a training step"
+    elif not getattr(opt, "capturable", False):
+        why = (f"{type(opt).__name__} reads a host value that changes every step"
+               + (" (build it with capturable=True)" if "capturable" in vars(opt) else ""))
+    if why is None:
+        return _Replay(backend, step, opt)
     if capture is True:
-        raise ValueError(f"capture=True: the {dev.type!r} backend cannot capture a training step; "
-                         "use capture='auto' (capture where the device can) or capture=False")
+        raise ValueError(f"capture=True: {why}; use capture='auto' (capture where it is safe) or capture=False")
     return step
+
+
+class _Replay:
+    """A captured step, captured again when ``lr`` changes (the graph holds the rate it was captured
+    with); the optimizer's host counters advance on replays, where none of its Python runs."""
+
+    def __init__(self, backend, step, opt):
+        self.backend, self.step, self.opt = backend, step, opt
+        self.lr = None
+        self.replay = None
+
+    def __call__(self):
+        opt = self.opt
+        if opt.lr != self.lr or self.replay is None:
+            self.lr = opt.lr
+            self.replay = self.backend.capture(self.step)
+            if self.replay is None:  # the backend declined this step: run it as it is from now on
+                self.replay = self.step
+        before = opt.step_count
+        self.replay()
+        if opt.step_count == before:
+            opt._replayed()
 
 
 def _all_rows(n):

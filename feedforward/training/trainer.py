@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 
 from .._rng import as_rng
-from ..backend import device_of, to_device
+from ..backend import Backend, device_of, get_backend, to_device
 from .._validation import Int, Path
 from ..nn.module import Module
 from ..nn.output import OutputUnit, get_output
@@ -241,6 +241,10 @@ class Trainer:
             dev = device_of(self.params[0].data)
         if dev.type != "cpu" or any(device_of(p.data) != dev for p in self.model.parameters()):
             move_model(self.model, dev)
+        opt = self.optimizer
+        if self.options.capture is not False and self.options.optimizer == "adam" \
+                and type(get_backend(dev)).capture is not Backend.capture:
+            opt.capturable = True  # the step count on the device too, so that a captured step can replay
         return data if dev.type == "cpu" else data.to(dev)
 
     def _reset_run(self, max_epochs) -> None:
