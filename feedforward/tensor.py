@@ -612,13 +612,31 @@ def _operand(x, like: Tensor) -> Tensor:
         return x
     ld = like.data
     if isinstance(x, numbers.Number) and ld.dtype.kind == "f":
-        return Tensor((np if type(ld) is np.ndarray else _ns(ld)).asarray(x, dtype=ld.dtype))
+        if type(ld) is np.ndarray:
+            return Tensor(np.asarray(x, dtype=ld.dtype))
+        return Tensor(_device_constant(x, ld, ld.dtype))
     t = Tensor(x)
     if type(t.data) is not type(ld):
         if isinstance(x, numbers.Number):
-            return Tensor(_ns(ld).asarray(t.data))
+            return Tensor(_device_constant(x, ld, t.data.dtype))
         _same_device(like, t)
     return t
+
+
+_CONSTANTS: dict = {}
+
+
+def _device_constant(x, like, dtype):
+    """The number ``x`` as a 0-d array of ``dtype`` on ``like``'s device, made once: a training
+    step's constants (``1/n``, ``0.5``) would otherwise cost a host-to-device copy each time.
+    Nothing writes into an op's operands, so the arrays can be shared."""
+    key = (type(like), _registry.device_of(like).index, x, type(x), str(x).startswith("-"), dtype)  # -0.0 is not 0.0
+    a = _CONSTANTS.get(key)
+    if a is None:
+        if len(_CONSTANTS) >= 4096:  # bounded: a loop over ever-new numbers must not grow it
+            _CONSTANTS.clear()
+        a = _CONSTANTS[key] = _ns(like).asarray(x, dtype=dtype)
+    return a
 
 
 def _same_device(a: Tensor, b: Tensor) -> None:

@@ -111,3 +111,15 @@ def test_numbers_take_the_tensors_dtype_and_device(strict):
     d = ff.Tensor(np.ones(3, dtype=np.float32), device="strict")
     for out in (d * 2.0, 2.0 * d, d - 1, 1 - d, d / 3, 3 / d, d ** 2, 2 ** d, ff.maximum(d, 0.0), ff.maximum(0.0, d)):
         assert out.device == "strict" and out.dtype == np.float32
+
+
+def test_a_steps_constants_are_moved_to_the_device_once(strict):
+    """issue 12 (L-DEV-2): ``x * 0.5`` on a device tensor copies 0.5 to the device the first time
+    only, so a training step's constants cost no host-to-device copy per step."""
+    d = ff.Tensor(np.ones(3, dtype=np.float32), device="strict")
+    (d * 0.5 + 1).sum()
+    first = strict["to_device"]
+    for _ in range(5):
+        (d * 0.5 + 1).sum()
+    assert strict["to_device"] == first
+    np.testing.assert_array_equal(backend.to_numpy((d * 0.25).data), [0.25] * 3)  # a new number: its own value
