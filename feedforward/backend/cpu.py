@@ -17,6 +17,13 @@ class CPU(Backend):
     def _load(self) -> None:  # NumPy is always there
         pass
 
+    def _make_kernels(self):
+        # NumPy's reference kernels, with the optimizer updates compiled into one pass each
+        # when numba is installed (the `fast` extra).
+        from .cpu_kernels import CpuKernels
+
+        return CpuKernels()
+
     def asarray(self, a, index: int, dtype=None):
         return np.asarray(a, dtype=dtype)
 
