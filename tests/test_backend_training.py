@@ -292,3 +292,91 @@ def test_fit_on_cuda_matches_the_cpu():
     w_gpu, _ = _fit("cuda", max_epochs=2, batch_size=16)
     for a, b in zip(w_cpu, w_gpu):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ the folded SGD update
+@pytest.fixture
+def folding(strict):
+    """A strict backend whose kernels fold plain SGD into the products (as CUDA's do); counts the folds."""
+    from strict_backend import StrictBackend
+
+    from feedforward.backend.kernels import Kernels
+
+    calls = {"weight": 0, "bias": 0}
+
+    class FoldingKernels(Kernels):
+        fold_update = True
+
+        def weight_fold_(self, W, h, g, lr):
+            calls["weight"] += 1
+            return super().weight_fold_(W, h, g, lr)
+
+        def bias_fold_(self, b, g, lr):
+            calls["bias"] += 1
+            return super().bias_fold_(b, g, lr)
+
+    class Folding(StrictBackend):
+        type = "folding"
+
+        def _make_kernels(self):
+            return FoldingKernels(self.xp)
+
+    backend.register(Folding())
+    try:
+        yield calls
+    finally:
+        backend.unregister("folding")
+
+
+def test_plain_sgd_folded_into_the_products_gives_the_unfolded_weights(folding):
+    """issue 12 (L-DEV-2): where the backend folds the update into the weight-gradient product
+    (CUDA: one cuBLAS call with beta = 1), plain SGD in ff.fit gives the CPU's weights bit for
+    bit; every layer's weight and bias took the folded step (2 layers x 4 minibatches x 2 epochs)."""
+    options = dict(max_epochs=2, batch_size=16, optimizer="sgd", lr=0.1)
+    w_cpu, h_cpu = _fit("cpu", **options)
+    w_fold, h_fold = _fit("folding", capture=False, **options)
+    assert folding == {"weight": 2 * 4 * 2, "bias": 2 * 4 * 2}
+    for a, b in zip(w_cpu, w_fold):
+        np.testing.assert_array_equal(a, b)
+    assert [r["train_loss"] for r in h_cpu.records] == [r["train_loss"] for r in h_fold.records]
+
+
+@pytest.mark.parametrize("options", [{"momentum": 0.9}, {"weight_decay": 1e-3}, {"clip_norm": 1.0}])
+def test_what_needs_the_gradient_is_never_folded(folding, options):
+    """issue 12: momentum, weight decay and clipping read the gradient: no fold, same weights."""
+    opts = dict(max_epochs=1, batch_size=16, optimizer="sgd", lr=0.1, **options)
+    w_cpu, _ = _fit("cpu", **opts)
+    w_dev, _ = _fit("folding", **opts)
+    assert folding == {"weight": 0, "bias": 0}
+    for a, b in zip(w_cpu, w_dev):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sgd_folded_updates_chain_weights_and_leaves_the_rest_to_step(rng):
+    """issue 12: inside SGD.folded() the chain's backward applies the step to its weights (no
+    .grad); a parameter outside the chain (a scale on the logits) keeps its gradient for step()."""
+    from feedforward.nn.module import Parameter
+
+    X = rng.standard_normal((8, 3))
+    y = rng.integers(0, 2, 8)
+    runs = []
+    for folded in (False, True):
+        mlp = ff.nn.MLP([3, 4, 2], rng=0, dtype=np.float64)
+        scale = Parameter(np.array([1.5]))
+        params = list(mlp.parameters()) + [scale]
+        opt = ff.optim.SGD(params, lr=0.5)
+        loss = ff.functional.cross_entropy(mlp(ff.Tensor(X)) * scale, y)
+        if folded:
+            with opt.folded():
+                loss.backward()
+            assert [p.grad is not None for p in params] == [False] * 4 + [True]
+        else:
+            loss.backward()
+        opt.step()
+        runs.append(params)
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+    assert all(p.fold is None for p in runs[1])
+    with pytest.raises(ValueError, match="only a plain step"):
+        with ff.optim.SGD(runs[1], lr=0.1, momentum=0.9).folded():
+            pass

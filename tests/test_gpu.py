@@ -118,6 +118,18 @@ def test_gemm_matches_the_reference(cp, kernels, reference, trans_a, trans_b):
                                rtol=1e-12)
 
 
+def test_folded_sgd_is_one_product_with_the_references_numbers(cp, kernels, reference):
+    """issue 12 (L-DEV-2): W <- W - lr h^T G and b <- b - lr 1^T G as products with beta = 1."""
+    rng = np.random.default_rng(8)
+    h, G = cp.asarray(rng.standard_normal((32, 6))), cp.asarray(rng.standard_normal((32, 5)))
+    W, b = cp.asarray(rng.standard_normal((6, 5))), cp.asarray(rng.standard_normal(5))
+    assert kernels.fold_update and not reference.fold_update
+    got_W, want_W = kernels.weight_fold_(W.copy(), h, G, 0.1), reference.weight_fold_(W.copy(), h, G, 0.1)
+    got_b, want_b = kernels.bias_fold_(b.copy(), G, 0.1), reference.bias_fold_(b.copy(), G, 0.1)
+    np.testing.assert_allclose(cp.asnumpy(got_W), cp.asnumpy(want_W), rtol=1e-12)
+    np.testing.assert_allclose(cp.asnumpy(got_b), cp.asnumpy(want_b), rtol=1e-12)
+
+
 def test_bias_grad_matches_the_reference(cp, kernels, reference):
     """issue 12: dL/db as a product with a row of ones."""
     g = cp.asarray(np.random.default_rng(4).standard_normal((31, 7)))

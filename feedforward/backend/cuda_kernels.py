@@ -354,6 +354,25 @@ class CudaKernels(Kernels):
             self._units[key] = found
         return found
 
+    fold_update = True
+
+    def weight_fold_(self, W, h, g, lr):
+        """``W <- W - lr h^T g`` as ONE cuBLAS product (``alpha = -lr``, ``beta = 1``) (L-DEV-2)."""
+        if W.ndim != 2 or W.dtype != g.dtype or not W.flags.c_contiguous:
+            return super().weight_fold_(W, h, g, lr)
+        return self.gemm(h, g, trans_a=True, out=W, alpha=-lr, beta=1.0)
+
+    def bias_fold_(self, b, g, lr):
+        """``b <- b - lr 1^T g`` as one product with the cached row of ones."""
+        if b.dtype != g.dtype or not b.flags.c_contiguous:
+            return super().bias_fold_(b, g, lr)
+        key = (g.shape[0], g.dtype.str)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = self._ones[key] = self.xp.ones((1, g.shape[0]), dtype=g.dtype)
+        self.gemm(ones, g, out=b.reshape(1, -1), alpha=-lr, beta=1.0)
+        return b
+
     def bias_grad(self, g):
         """``dL/db = 1^T g`` as a product with a cached row of ones (so a captured step plans it
         with the other products), shape ``(out,)``."""

@@ -106,6 +106,22 @@ class Kernels(UpdateKernels):
             return g
         return unit.backward(g, y, owned)
 
+    #: Whether folding a plain SGD update into the backward pass's products pays on this backend
+    #: (``ff.fit`` does it only then; CUDA: yes, one cuBLAS call instead of two kernels).
+    fold_update = False
+
+    def weight_fold_(self, W, h, g, lr):
+        """Plain SGD folded into the weight gradient: ``W <- W - lr h^T g`` in place, where
+        ``h^T g = dL/dW`` (L-DEV-2). Reference: the product, then :meth:`sgd_`, the same numbers
+        as the unfused step; a backend makes it one product with ``beta = 1``."""
+        self.sgd_(W, self.gemm(h, g, trans_a=True), lr)
+        return W
+
+    def bias_fold_(self, b, g, lr):
+        """``b <- b - lr 1^T g`` in place (the bias's share of :meth:`weight_fold_`)."""
+        self.sgd_(b, self.bias_grad(g), lr)
+        return b
+
     def bias_grad(self, g):
         """``dL/db``: the sum of ``g``'s rows, shape ``(out,)``.
 

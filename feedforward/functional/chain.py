@@ -100,6 +100,22 @@ def linear_chain(x, layers) -> Tensor:
             if unit is not None:
                 G = unit_backward(G, h_out, unit, owned)
                 owned = True
+            lr = getattr(W, "fold", None)
+            if lr is not None and W.requires_grad:
+                # A plain SGD step folded into the products (SGD.folded): G W^T first, from the
+                # weight before its update; then W and b take their step, and get no .grad.
+                G_next = gemm(G, Wd, trans_b=True) if k or x.requires_grad else None
+                if b is not None:
+                    if getattr(b, "fold", None) is not None:
+                        kernels.bias_fold_(b.data, G, b.fold)
+                        grads.append(None)
+                    else:
+                        grads.append(bias_grad(G) if b.requires_grad else None)
+                kernels.weight_fold_(Wd, h_in, G, lr)
+                grads.append(None)
+                if G_next is not None:
+                    G, owned = G_next, True
+                continue
             if b is not None:
                 grads.append(bias_grad(G) if b.requires_grad else None)
             grads.append(gemm(h_in, G, trans_a=True) if W.requires_grad else None)

@@ -21,12 +21,18 @@ __all__ = ["Parameter", "Module", "Sequential", "eval_mode"]
 
 
 class Parameter(Tensor):
-    """A tensor that is a learnable weight: ``requires_grad=True`` and found by ``Module.parameters()``."""
+    """A tensor that is a learnable weight: ``requires_grad=True`` and found by ``Module.parameters()``.
 
-    __slots__ = ()
+    ``fold``: a learning rate while a plain SGD step is folded into the backward pass (the layer
+    chain then updates the weight in place from its gradient product instead of setting
+    ``.grad``; :meth:`feedforward.optim.SGD.folded`), else ``None``.
+    """
+
+    __slots__ = ("fold",)
 
     def __init__(self, data, requires_grad: bool = True, dtype=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        self.fold = None
         if self.data.dtype.kind != "f":
             raise TypeError(f"Parameter data must be floating point, got dtype {self.data.dtype}")
 

@@ -19,6 +19,8 @@ is the L2 penalty ``(lambda / 2) ||w||^2`` added to the loss, whose gradient
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .._validation import Bool, Int, Real
@@ -280,6 +282,32 @@ class SGD(Optimizer):
         self.nesterov = Bool()(self.nesterov, "nesterov")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
+
+    @property
+    def foldable(self) -> bool:
+        """Whether a step is plain ``w <- w - lr g`` (no momentum, no weight decay), which the
+        backward pass can apply itself (:meth:`folded`)."""
+        return self.momentum == 0 and self.weight_decay == 0
+
+    @contextlib.contextmanager
+    def folded(self):
+        """Inside, a backward pass through the layer chain applies this (plain) step itself, folded
+        into each weight's gradient product: ``W <- W - lr h^T G`` as one product with ``beta = 1``
+        (L-DEV-2), and leaves those parameters' ``.grad`` unset, so :meth:`step` skips them.
+        Parameters outside a chain keep their gradient and take the step in :meth:`step`."""
+        if not self.foldable:
+            raise ValueError("SGD.folded(): only a plain step (momentum=0, weight_decay=0) can be folded")
+        lr = self.lr
+        marked = []
+        try:
+            for p in self.params:
+                if hasattr(type(p), "fold"):  # a Parameter
+                    p.fold = lr
+                    marked.append(p)
+            yield self
+        finally:
+            for p in marked:
+                p.fold = None
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay

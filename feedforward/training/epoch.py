@@ -170,6 +170,11 @@ class _Step:
     def __init__(self, t, X, y, batch_size):
         self.t, self.X, self.y, self.size = t, X, y, batch_size
         xp = self.xp = array_namespace(X)
+        opt = t.optimizer
+        # The SGD update folded into the weight-gradient products where that pays (the
+        # backend says so: CUDA) and nothing needs the gradients themselves.
+        self.fold = (get_backend(device_of(X)).kernels.fold_update and getattr(opt, "foldable", False)
+                     and t.options.clip_norm is None and not any(has_hook(cb, "on_batch_end") for cb in t.options.callbacks))
         self.loss = xp.zeros((), dtype=t.dtype)
         self.norm = xp.zeros((), dtype=xp.float64)
         self.replay = None
@@ -217,7 +222,11 @@ class _Step:
         else:
             loss = t.output._trusted_nll(z, yb, sample_weight=wb) * scale
         self.loss[...] = loss.data
-        loss.backward()
+        if self.fold:
+            with opt.folded():
+                loss.backward()
+        else:
+            loss.backward()
         clip = t.options.clip_norm
         if clip is not None:
             self.norm[...] = clip_grad_norm_(t.params, clip)
