@@ -322,3 +322,33 @@ def test_fit_and_partial_fit_check_x_in_the_models_dtype():
             call(big)
         with pytest.raises(ValueError, match=r"X contains .*nan.* at index \(0, 0\)"):
             call(nan)
+
+
+# ------------------------------------------------------------ fixed cost per step (issue 12)
+def test_snapshot_follows_an_array_whose_shape_was_reassigned_in_place():
+    """Issue 12: the snapshot reuses its buffer while the parameters hold the same arrays; an
+    array reshaped in place (``a.shape = ...``) is the same object, and must still be followed."""
+    from feedforward.training.snapshot import Snapshot
+
+    p = ff.nn.Parameter(np.arange(6, dtype=np.float32).reshape(2, 3))
+    snap = Snapshot([p], ff.optim.SGD([p]))
+    p.data.shape = (3, 2)
+    assert snap.check()
+    snap.commit()
+    p.data[...] = np.nan
+    snap.restore()
+    np.testing.assert_array_equal(p.data, np.arange(6, dtype=np.float32).reshape(3, 2))
+
+
+def test_an_infinite_clipped_gradient_norm_stops_a_host_minibatch_epoch(monkeypatch):
+    """Issue 12: on the host each update's gradient norm is read as it is made (no device
+    buffer of the epoch's norms); a non-finite one still stops the run as diverged."""
+    from feedforward.training import DivergenceWarning
+    from feedforward.training import epoch as epoch_module
+
+    monkeypatch.setattr(epoch_module, "clip_grad_norm_", lambda params, clip: float("inf"))
+    X, y = _blobs()
+    net = _net()
+    with pytest.warns(DivergenceWarning, match="the gradient norm of update 0 became infinite"):
+        h = ff.fit(net, X, y, optimizer="sgd", lr=0.05, max_epochs=3, batch_size=16, rng=0, clip_norm=1.0)
+    assert h.stop_reason == "diverged"

@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 
 from .kernels import Kernels
+from .updates import _WORK_MIN
 
 __all__ = ["ADAM_MIN", "SGD_MIN", "CpuKernels"]
 
@@ -85,6 +86,11 @@ class CpuKernels(Kernels):
         One pass: ``g_i <- g_i + wd p_i``; ``b_i <- g_i`` (first step) or ``mu b_i + (1 - dampening) g_i``;
         ``d_i = g_i + mu b_i`` (Nesterov) or ``b_i``; ``p_i <- p_i - lr d_i``.
         """
+        if not momentum and not weight_decay and p.size < _WORK_MIN:
+            # A small parameter's plain step, as the reference takes it, without two more calls:
+            # it is most of a small network's update.
+            p -= lr * g
+            return buf
         if (p.size < SGD_MIN or (loops := _loops()) is None
                 or not _fusable(p, g, *(() if buf is None else (buf,)))):
             return _reference_sgd(self, p, g, lr, momentum=momentum, buf=buf, weight_decay=weight_decay,

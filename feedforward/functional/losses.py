@@ -85,17 +85,19 @@ def _sample_weight(sample_weight, n: int, zd, trusted: bool):
 
 
 def _target_array(y, z: Tensor, name: str, finite: bool = True):
+    zd = z.data  # the array's attributes, not the Tensor's properties: this runs every step
     y = y.data if isinstance(y, Tensor) else y
-    if type(y) is not type(z.data):
-        y = _on_device_of(z.data, y, f"{name}: target")
+    if type(y) is not type(zd):
+        y = _on_device_of(zd, y, f"{name}: target")
     if y.dtype.kind not in "iufb":
         raise TypeError(f"{name}: target must be numeric, got dtype {y.dtype}")
-    y = y.astype(z.dtype, copy=False)
-    if y.shape != z.shape:
-        if y.ndim == z.ndim - 1 and z.shape[-1] == 1 and y.shape == z.shape[:-1]:
-            y = y.reshape(z.shape)  # (n,) targets for an (n, 1) output
+    y = y.astype(zd.dtype, copy=False)
+    shape = zd.shape
+    if y.shape != shape:
+        if y.ndim == zd.ndim - 1 and shape[-1] == 1 and y.shape == shape[:-1]:
+            y = y.reshape(shape)  # (n,) targets for an (n, 1) output
         else:
-            raise ValueError(f"{name}: target has shape {y.shape}, expected the input's shape {z.shape}")
+            raise ValueError(f"{name}: target has shape {y.shape}, expected the input's shape {shape}")
     if finite:
         _check_finite(y, f"{name} target")
     return y
@@ -138,9 +140,9 @@ def _reduce(z: Tensor, elem, d_elem, sample_weight, reduction: str, op: str,
             denom = per_example * w.sum() if reduction == "mean" else 1
             out = (elem * wb).sum() / denom
             scale = wb / denom
-        out = xp.asarray(out, dtype=z.dtype)
+        out = xp.asarray(out, dtype=zd.dtype)
         if factor != 1.0:
-            out = out * z.dtype.type(factor)  # as `loss * factor` in z's dtype
+            out = out * zd.dtype.type(factor)  # as `loss * factor` in z's dtype
             scale = factor if scale is None else scale * factor
 
     def backward(g):
@@ -238,11 +240,11 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
     weight : array, shape (C,), optional
         Per-class weights, as in PyTorch (combined with ``sample_weight``).
     """
-    z = as_tensor(input)
-    if z.ndim != 2:
-        raise ValueError(f"cross_entropy: input must be logits of shape (n, C), got shape {z.shape}")
-    n, C = z.shape
+    z = input if isinstance(input, Tensor) else as_tensor(input)
     zd = z.data
+    if zd.ndim != 2:
+        raise ValueError(f"cross_entropy: input must be logits of shape (n, C), got shape {zd.shape}")
+    n, C = zd.shape
     y = target.data if isinstance(target, Tensor) else target
     if type(y) is not type(zd):
         y = _on_device_of(zd, y, "cross_entropy: target")
@@ -284,7 +286,7 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", sample_we
             out = losses if w is None else losses * w
         else:
             out = (_add_reduce(losses) if on_host else losses.sum()) if w is None else (losses * w).sum()
-        out = _XP[type(zd)].asarray(out, dtype=z.dtype)
+        out = _XP[type(zd)].asarray(out, dtype=zd.dtype)
 
     def backward(g):
         if reduction == "mean":

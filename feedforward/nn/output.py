@@ -40,7 +40,8 @@ def _data(z):
 
 
 def _outputs(z) -> int:
-    return z.shape[-1] if z.ndim > 1 else 1
+    shape = z.shape  # once: a Tensor's shape is a property
+    return shape[-1] if len(shape) > 1 else 1
 
 
 class OutputUnit(Module):

@@ -312,14 +312,19 @@ class SGD(Optimizer):
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         nesterov, dampening = self.nesterov, self.dampening
+        kind = kernels = None
         for p, state in zip(self.params, self.state):
             g = p.grad
             if g is None:
                 continue
             w = p.data
-            kernels = backend_of(w).kernels
+            if type(w) is not kind:  # the parameters share one backend: looked up once per step
+                kind, kernels = type(w), backend_of(w).kernels
             if mu == 0:
-                kernels.sgd_(w, g, lr, weight_decay=wd)
+                if wd:
+                    kernels.sgd_(w, g, lr, weight_decay=wd)
+                else:
+                    kernels.sgd_(w, g, lr)
                 continue
             buf = state.get("momentum_buffer")
             if buf is not None:

@@ -41,7 +41,8 @@ class EpochResult:
 def train_epoch(t, evaluator, train, epoch: int, batch_size: int, cached: Evaluation | None) -> EpochResult:
     """One epoch of updates. ``cached``: the last evaluation, when its full gradient (left in
     ``.grad``) is at the current weights and may serve as batch mode's update."""
-    hooks = any(has_hook(cb, "on_batch_end") for cb in t.options.callbacks)
+    callbacks = t.options.callbacks
+    hooks = bool(callbacks) and any(has_hook(cb, "on_batch_end") for cb in callbacks)
     if t.options.mode == "batch":
         return _full_batch_step(t, evaluator, train, epoch, hooks, cached)
     if t.options.comm is not None:  # data-parallel: each rank computes its part of each minibatch
@@ -98,8 +99,11 @@ def _minibatches(t, train, epoch, batch_size, hooks) -> EpochResult:
     w_mean = None if w is None else train.w_total / n
     per_update = on_host or hooks
     n_batches = -(-n // batch_size)
-    losses = xp.empty(n_batches, dtype=xp.float64)  # each update's loss, read at the end of the epoch
-    norms = None if t.options.clip_norm is None else xp.empty(n_batches, dtype=xp.float64)
+    clipping = t.options.clip_norm is not None
+    losses = norms = None
+    if not per_update:  # each update's loss (and gradient norm), read at the end of the epoch
+        losses = xp.empty(n_batches, dtype=xp.float64)
+        norms = xp.empty(n_batches, dtype=xp.float64) if clipping else None
     n_updates, loss_sum, seen, first = 0, 0.0, 0, None
     sizes = []
     for b, s in enumerate(range(0, n, batch_size)):
@@ -116,18 +120,19 @@ def _minibatches(t, train, epoch, batch_size, hooks) -> EpochResult:
             scale = wsum / (m * w_mean)
         step(rows[s : s + batch_size], int(idx[0]) if stochastic else None, m,
              None if w is None else w[rows[s : s + batch_size]], scale)
-        losses[n_updates] = step.loss
-        if norms is not None:
-            norms[n_updates] = step.norm
         n_updates += 1
-        sizes.append((b, m))
-        if per_update:
+        if not per_update:  # kept on the device, read at the end of the epoch
+            losses[n_updates - 1] = step.loss
+            if norms is not None:
+                norms[n_updates - 1] = step.norm
+            sizes.append((b, m))
+        else:
             value = float(step.loss)
             if first is None:
                 first = value
             if not math.isfinite(value):
                 return EpochResult(n_updates, loss_sum, seen, first, f"the loss of update {b} became {value}")
-            if norms is not None and not math.isfinite(float(step.norm)):
+            if clipping and not math.isfinite(float(step.norm)):
                 return EpochResult(n_updates, loss_sum, seen, first,
                                    f"the gradient norm of update {b} became infinite")
             loss_sum += value * m

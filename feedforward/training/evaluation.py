@@ -32,9 +32,10 @@ def all_finite(a: np.ndarray) -> bool:
     network, and the training loop runs with floating-point warnings off already. Float64: a
     sum in an ``errstate`` block, then the exact check if it overflowed.
     """
-    xp = array_namespace(a)
-    if xp is not np:  # a device: one reduction, one host sync
-        return bool(xp.isfinite(a).all())
+    if type(a) is not np.ndarray:
+        xp = array_namespace(a)
+        if xp is not np:  # a device: one reduction, one host sync
+            return bool(xp.isfinite(a).all())
     if a.dtype.itemsize <= 4:
         flat = a.reshape(-1)
         return math.isfinite(np.dot(flat, flat)) or bool(np.isfinite(a).all())
@@ -162,7 +163,8 @@ class Evaluator:
         this runs every epoch.
         """
         l2 = self.l2
-        xp = array_namespace(self.params[0].data)
+        first = self.params[0].data
+        xp = np if type(first) is np.ndarray else array_namespace(first)
         gs = [p.grad.ravel() if p.grad is not None else xp.zeros(p.data.size, p.data.dtype)
               for p in self.params if p.grad is not None or l2]
         if not gs:

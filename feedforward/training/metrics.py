@@ -131,6 +131,8 @@ class Metric:
             y_hat = pred
         y, y_hat = _column_to_1d(y), _column_to_1d(y_hat)
         value = self.func(y, y_hat) if sample_weight is None else self.func(y, y_hat, sample_weight=sample_weight)
+        if type(value) is float:  # the built-in metrics' answer: nothing to check
+            return value
         arr = np.asarray(value)
         if arr.ndim != 0 or not isinstance(arr.item(), numbers.Real) or isinstance(arr.item(), bool):
             raise TypeError(f"metric {self.name!r} must return one number, got {value!r}")

@@ -30,7 +30,8 @@ class UndefinedMetricWarning(UserWarning):
 # ------------------------------------------------------------ arrays in
 def _column_to_1d(a) -> np.ndarray:
     """``(n, 1)`` -> ``(n,)``: one output column is one label or value per row."""
-    a = np.asarray(a)
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
     return a[:, 0] if a.ndim == 2 and a.shape[1] == 1 else a
 
 

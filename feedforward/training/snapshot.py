@@ -56,7 +56,7 @@ class Snapshot:
         """Copy the current weights into the spare buffer; False if any of them is NaN or inf."""
         datas = [p.data for p in self.params]
         spare = self._spare
-        if spare is None or not spare.fits(datas):  # first call, or a parameter changed shape/dtype
+        if spare is None or not spare.fits(datas):  # first call, or a parameter's array changed
             spare = self._spare = _Buffer(datas)
         return spare.fill(datas)
 
@@ -87,6 +87,9 @@ class _Buffer:
 
     def __init__(self, datas):
         self.layout = [(d.shape, d.dtype) for d in datas]
+        # The arrays last seen: the same objects again (the usual case, weights updated in
+        # place) fit without a look at their shapes.
+        self.seen = list(datas)
         dtypes = {d.dtype for d in datas}
         xp = self.xp = array_namespace(*datas)
         self.flat = None
@@ -100,7 +103,18 @@ class _Buffer:
             self.arrays = [xp.empty_like(d) for d in datas]
 
     def fits(self, datas) -> bool:
-        return [(d.shape, d.dtype) for d in datas] == self.layout and array_namespace(*datas) is self.xp
+        seen = self.seen
+        if len(datas) == len(seen):
+            for d, s, (shape, dtype) in zip(datas, seen, self.layout):
+                # NumPy lets an array's shape and dtype be reassigned in place: compare them too.
+                if d is not s or d.shape != shape or d.dtype is not dtype:
+                    break
+            else:
+                return True
+        if [(d.shape, d.dtype) for d in datas] == self.layout and array_namespace(*datas) is self.xp:
+            self.seen = list(datas)
+            return True
+        return False
 
     def fill(self, datas) -> bool:
         flat = self.flat
