@@ -8,7 +8,10 @@ No GPU here and none in CI, so the GPU's math is checked in the two ways the CPU
   kernel: inputs read into locals of type ``T``, outputs bound by reference, scalars by value;
 * the optimizer kernels' bodies are compiled as C++ for the host with ``g++`` (no fused
   multiply-add, as the kernels are compiled) and run against :mod:`feedforward.optim`'s NumPy
-  updates: the same float32 numbers, bit for bit.
+  updates: the same float32 numbers, bit for bit;
+* the group update kernels (one launch for many parameters) are compiled with ``nvcc`` as they
+  are generated, and the same sources run on the host (a 1x1 grid: the grid-stride loop runs
+  serially) through ``CudaKernels.sgd_group_`` / ``adam_group_`` against the per-parameter kernels.
 """
 
 from __future__ import annotations
@@ -150,6 +153,36 @@ def _signature(instance: str) -> str:
     if instance.startswith("ff_weight_sum"):
         return f"(const {T}*, int, {T}*, long long)"
     return f"(const {T}*, const {T}*, int, const {T}*, {T}*, long long)"
+
+
+def group_variants():
+    """Every (spec, per-tensor scalars) pair CudaKernels launches as a group kernel."""
+    for spec in update_specs():
+        host_adam = spec.name.startswith("ff_adam") and "devstep" not in spec.name
+        yield spec, ("step_size", "eps_c") if host_adam else ()
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
+@pytest.mark.parametrize("ctype", ["float", "double"])
+@pytest.mark.parametrize("k", [1, 5, ck.GROUP_SIZE])
+def test_group_update_kernels_compile_with_nvcc(tmp_path, ctype, k):
+    """issue 12 (fused optimizer updates, one launch per group): every SGD/Adam group kernel
+    compiles as generated for float and double, with 1, 5 and GROUP_SIZE (the one CudaKernels
+    launches) tensor slots; its parameters fit CUDA's 4 KiB of kernel arguments."""
+    for spec, per_tensor in group_variants():
+        source = ck.group_update_source(spec, k, ctype, per_tensor)
+        name = ck.group_kernel_name(spec, k)
+        ptx = nvcc(tmp_path, source, f"{name}_{ctype}")
+        assert f".entry {name}(" in ptx
+        # at most 8 bytes an argument: slots, the k ends, shared scalars and the total
+        n_args = sum(k if slot.per_tensor else 1 for slot in ck.group_layout(spec, per_tensor)) + k + 1
+        assert 8 * n_args < 4096
+
+
+def test_group_kernel_source_rejects_zero_slots():
+    """issue 12: a group kernel with no tensor slot is a caller's error, said plainly."""
+    with pytest.raises(ValueError, match="k >= 1"):
+        ck.group_update_source(ck.sgd_spec(False, False, False), 0, "float")
 
 
 # ------------------------------------------------------------ the update kernels on the host
@@ -317,10 +350,54 @@ class HostElementwiseKernel:
         fn(*call, ctypes.c_longlong(int(np.prod(shape))))
 
 
+# A CUDA source compiled for the host: __global__ means nothing and the grid is one thread, so a
+# grid-stride loop visits every element in order.
+HOST_PRELUDE = """#include <cmath>
+using std::sqrt; using std::pow;
+#define __global__
+struct ff_host_dim { long long x; };
+static const ff_host_dim blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
+"""
+
+_CTYPES_OF = {np.uint64: ctypes.c_uint64, np.int64: ctypes.c_longlong, np.float32: ctypes.c_float,
+              np.float64: ctypes.c_double}
+
+
+class HostRawKernel:
+    """``cupy.RawKernel`` on the host: the source compiled with g++ after :data:`HOST_PRELUDE`; the
+    arguments must be NumPy scalars (as CuPy passes them by value), addresses as ``numpy.uint64``."""
+
+    _cache: typing.ClassVar[dict] = {}
+    launches: typing.ClassVar[list] = []  # (kernel name, grid, block) of every call
+
+    def __init__(self, code, name, options=()):
+        assert "--fmad=false" in options  # rounds as the per-parameter kernels do
+        self.name = name
+        key = (code, name)
+        fn = self._cache.get(key)
+        if fn is None:
+            tmp = HostElementwiseKernel.tmp / f"raw{len(self._cache)}"
+            tmp.with_suffix(".cpp").write_text(HOST_PRELUDE + code)
+            r = subprocess.run([GXX, "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o",
+                                str(tmp.with_suffix(".so")), str(tmp.with_suffix(".cpp"))],
+                               capture_output=True, text=True, check=False)
+            assert r.returncode == 0, f"{r.stderr}\n{code}"
+            fn = self._cache[key] = getattr(ctypes.CDLL(str(tmp.with_suffix(".so"))), name)
+        self.fn = fn
+
+    def __call__(self, grid, block, args, shared_mem=0):
+        for a in args:  # CuPy would pass a Python number with a type of its choosing: refuse
+            assert type(a) in _CTYPES_OF, f"{self.name}: kernel argument {a!r} is not a NumPy scalar"
+        self.launches.append((self.name, grid, block))
+        self.fn(*(_CTYPES_OF[type(a)](a) for a in args))
+
+
 class HostCupy:
-    """NumPy with CuPy's ElementwiseKernel: what CudaKernels needs of its array module here."""
+    """NumPy with CuPy's ElementwiseKernel and RawKernel: what CudaKernels needs of its array
+    module here."""
 
     ElementwiseKernel = HostElementwiseKernel
+    RawKernel = HostRawKernel
 
     def __getattr__(self, name):
         return getattr(np, name)
@@ -410,6 +487,130 @@ def test_adam_refuses_a_host_step_count_while_capturing(host_kernels):
             host_kernels.adam_(p, g, m, v, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
         host_kernels.adam_(p, g, m, v, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=np.array([3]))
     assert host_kernels.capturing is False and host_kernels.planned is None
+
+
+# --------------------------------------------- group updates: one launch for many parameters
+# Sizes chosen so that a launch holds tensors of very different lengths (1 element to 2,400), a
+# group of 20 needs two launches (16 + 4), and one is empty.
+GROUP_SHAPES = [(7, 5), (5,), (40, 60), (1,), (3, 3), (0, 4), (13,), (2, 2, 2), (64,), (9, 11),
+                (4,), (30, 2), (1, 1), (17,), (6, 6), (50,), (8, 3), (2,), (31,), (12, 12)]
+
+
+@pytest.fixture
+def group_kernels(host_kernels, monkeypatch):
+    """The host CudaKernels with NumPy addresses standing in for device pointers."""
+    monkeypatch.setattr(ck, "_address", lambda a: a.ctypes.data)
+    monkeypatch.setattr(ck, "_device_id", lambda a: 0)
+    monkeypatch.setattr(ck, "_current_device", lambda xp: 0)
+    HostRawKernel.launches.clear()
+    return host_kernels
+
+
+def _group(rng, dtype=np.float32, shapes=GROUP_SHAPES):
+    return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+
+
+def _copies(arrays):
+    return [a.copy() for a in arrays]
+
+
+@pytest.mark.parametrize("momentum, weight_decay, nesterov, dampening", [
+    (0.0, 0.0, False, 0.0), (0.0, 0.01, False, 0.0), (0.9, 0.01, False, 0.1), (0.9, 0.0, True, 0.0),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_group_equals_the_per_parameter_kernels_bit_for_bit(group_kernels, reference, momentum,
+                                                                weight_decay, nesterov, dampening, dtype):
+    """issue 12 (fused optimizer updates): CudaKernels.sgd_group_ (the generated group source run on
+    the host) gives the bits of one sgd_ kernel per parameter and of the reference, over four steps
+    of 20 parameters of different sizes: two launches a step (16 + 4 tensors), none on the first
+    momentum step (the buffers are made then, as sgd_ makes them)."""
+    rng = np.random.default_rng(6)
+    p_group = _group(rng, dtype)
+    p_single, p_ref = _copies(p_group), _copies(p_group)
+    b_group = b_single = b_ref = None
+    hyper = {"momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov, "dampening": dampening}
+    for step in range(4):
+        grads = _group(rng, dtype)
+        HostRawKernel.launches.clear()
+        b_group = group_kernels.sgd_group_(p_group, grads, 0.05, bufs=b_group, **hyper)
+        first = momentum and step == 0
+        assert len(HostRawKernel.launches) == (0 if first else 2)
+        b_single = [group_kernels.sgd_(p, g, 0.05, buf=b, **hyper)
+                    for p, g, b in zip(p_single, grads, b_single or [None] * len(grads))]
+        b_ref = reference.sgd_group_(p_ref, grads, 0.05, bufs=b_ref, **hyper)
+    for i in range(len(p_group)):
+        np.testing.assert_array_equal(p_group[i], p_single[i], err_msg=f"parameter {i}")
+        np.testing.assert_array_equal(p_group[i], p_ref[i], err_msg=f"parameter {i}")
+        if momentum:
+            np.testing.assert_array_equal(b_group[i], b_single[i])
+
+
+@pytest.mark.parametrize("weight_decay, decoupled", [(0.0, False), (0.01, False), (0.01, True)])
+@pytest.mark.parametrize("device_step", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_group_equals_the_per_parameter_kernels_bit_for_bit(group_kernels, reference, weight_decay,
+                                                                 decoupled, device_step, dtype):
+    """issue 12 (fused optimizer updates): CudaKernels.adam_group_ gives the bits of one adam_
+    kernel per parameter over five steps of 20 parameters, in two launches a step. The step counts
+    differ between parameters (as when one had no gradient for a while), so each tensor gets its
+    own bias corrections (host steps) or its own step array (device steps); with host steps the
+    result is also the reference's, bit for bit."""
+    rng = np.random.default_rng(7)
+    p0 = _group(rng, dtype)
+    runs = {kind: (_copies(p0), [np.zeros_like(p) for p in p0], [np.zeros_like(p) for p in p0])
+            for kind in ("group", "single", "ref")}
+    hyper = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": weight_decay,
+             "decoupled": decoupled}
+    offsets = [i % 3 for i in range(len(p0))]
+    for t in range(1, 6):
+        grads = _group(rng, dtype)
+        host_steps = [t + o for o in offsets]
+        steps = [np.array([s], np.int64) for s in host_steps] if device_step else host_steps
+        HostRawKernel.launches.clear()
+        group_kernels.adam_group_(*runs["group"][:1], grads, *runs["group"][1:], steps=steps, **hyper)
+        assert len(HostRawKernel.launches) == 2
+        for p, g, m, v, step in zip(*runs["single"][:1], grads, *runs["single"][1:], steps):
+            group_kernels.adam_(p, g, m, v, step=step, **hyper)
+        reference.adam_group_(*runs["ref"][:1], grads, *runs["ref"][1:], steps=host_steps, **hyper)
+    for kind in ("single",) + (() if device_step else ("ref",)):
+        for i in range(3):  # p, m, v
+            for a, b in zip(runs["group"][i], runs[kind][i]):
+                np.testing.assert_array_equal(a, b, err_msg=kind)
+
+
+def test_group_falls_back_per_parameter_where_the_kernel_cannot_go(group_kernels, reference):
+    """issue 12: a broadcast gradient, a non-contiguous gradient (a transposed view) and a parameter
+    of another dtype take the per-parameter path; the rest of the group is still one launch, and
+    every parameter gets the reference's numbers."""
+    rng = np.random.default_rng(8)
+    params = [rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((4, 6)).astype(np.float32),
+              rng.standard_normal((4, 3)).astype(np.float32),
+              rng.standard_normal(7).astype(np.float64), rng.standard_normal(9).astype(np.float32)]
+    grads = [rng.standard_normal((5, 3)).astype(np.float32),
+             rng.standard_normal((6, 4)).astype(np.float32).T,  # not C-contiguous
+             rng.standard_normal(3).astype(np.float32),  # broadcast over the rows
+             rng.standard_normal(7), rng.standard_normal(9).astype(np.float32)]
+    want = _copies(params)
+    for p, g in zip(want, grads):
+        reference.sgd_(p, g, 0.1)
+    group_kernels.sgd_group_(params, grads, 0.1)
+    assert [name for name, *_ in HostRawKernel.launches] == ["ff_sgd_group16"]
+    for got, expected in zip(params, want):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_adam_group_refuses_host_steps_while_capturing(group_kernels):
+    """issue 12 (graph capture): as adam_, the group update refuses a host step count during
+    capture (it would be frozen into the graph) before launching anything."""
+    p, g, m, v = (np.ones((2, 2), np.float32) for _ in range(4))
+    hyper = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    with group_kernels.planning(object(), capturing=True):
+        with pytest.raises(ValueError, match="step as a one-element device array"):
+            group_kernels.adam_group_([p, p.copy()], [g, g], [m, m.copy()], [v, v.copy()],
+                                      steps=[np.array([1]), 1], **hyper)
+        assert HostRawKernel.launches == []
+        group_kernels.adam_group_([p], [g], [m], [v], steps=[np.array([1], np.int64)], **hyper)
+    assert len(HostRawKernel.launches) == 1
 
 
 # ------------------------------------------------- the capture sequence on a fake CuPy

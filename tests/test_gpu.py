@@ -167,6 +167,69 @@ def test_adam_kernel_matches_the_reference(cp, kernels, reference, weight_decay,
     np.testing.assert_array_max_ulp(cp.asnumpy(p1), cp.asnumpy(p2), maxulp=2)
 
 
+# Twenty tensors of very different sizes (two launches of a group kernel), one of them large
+# enough for the grid-stride loop to wrap (more elements than 1,024 blocks of 256 threads).
+_GROUP_SHAPES = [(7, 5), (5,), (600, 700), (1,), (3, 3), (0, 4), (13,), (2, 2, 2), (64,), (9, 11),
+                 (4,), (30, 2), (1, 1), (17,), (6, 6), (50,), (8, 3), (2,), (31,), (12, 12)]
+
+
+@pytest.mark.parametrize("momentum, weight_decay, nesterov", [(0, 0, False), (0.9, 0.01, False), (0.9, 0, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_group_kernel_equals_the_per_parameter_kernels(cp, kernels, momentum, weight_decay, nesterov, dtype):
+    """issue 12 (fused optimizer updates): sgd_group_ (one launch per 16 tensors) gives the bits of
+    one sgd_ kernel per parameter over three steps of 20 parameters."""
+    rng = np.random.default_rng(11)
+    host = [rng.standard_normal(s).astype(dtype) for s in _GROUP_SHAPES]
+    group, single = [cp.asarray(a) for a in host], [cp.asarray(a) for a in host]
+    bg = bs = None
+    hyper = {"momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov}
+    for _ in range(3):
+        grads = [cp.asarray(rng.standard_normal(s).astype(dtype)) for s in _GROUP_SHAPES]
+        bg = kernels.sgd_group_(group, grads, 0.1, bufs=bg, **hyper)
+        bs = [kernels.sgd_(p, g, 0.1, buf=b, **hyper) for p, g, b in zip(single, grads, bs or [None] * 20)]
+    for a, b in zip(group, single):
+        np.testing.assert_array_equal(cp.asnumpy(a), cp.asnumpy(b))
+
+
+@pytest.mark.parametrize("weight_decay, decoupled", [(0, False), (0.01, False), (0.01, True)])
+@pytest.mark.parametrize("device_step", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_group_kernel_equals_the_per_parameter_kernels(cp, kernels, weight_decay, decoupled, device_step, dtype):
+    """issue 12 (fused optimizer updates): adam_group_ gives the bits of one adam_ kernel per
+    parameter over five steps of 20 parameters with different step counts (host or device)."""
+    rng = np.random.default_rng(12)
+    host = [rng.standard_normal(s).astype(dtype) for s in _GROUP_SHAPES]
+    runs = [([cp.asarray(a) for a in host], [cp.zeros(s, dtype) for s in _GROUP_SHAPES],
+             [cp.zeros(s, dtype) for s in _GROUP_SHAPES]) for _ in range(2)]
+    hyper = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": weight_decay, "decoupled": decoupled}
+    for t in range(1, 6):
+        grads = [cp.asarray(rng.standard_normal(s).astype(dtype)) for s in _GROUP_SHAPES]
+        steps = [t + i % 3 for i in range(20)]
+        if device_step:
+            steps = [cp.asarray([s], dtype=np.int64) for s in steps]
+        (pg, mg, vg), (ps, ms, vs) = runs
+        kernels.adam_group_(pg, grads, mg, vg, steps=steps, **hyper)
+        for p, g, m, v, step in zip(ps, grads, ms, vs, steps):
+            kernels.adam_(p, g, m, v, step=step, **hyper)
+    for group, single in zip(*runs):
+        for a, b in zip(group, single):
+            np.testing.assert_array_equal(cp.asnumpy(a), cp.asnumpy(b))
+
+
+def test_adam_on_cuda_launches_one_group_kernel_per_step(cp, kernels, monkeypatch):
+    """issue 12: Adam.step on a CUDA model calls adam_group_ once (one launch for its 6 parameters)."""
+    net = ff.nn.MLP([784, 256, 256, 10], rng=0).to("cuda")
+    opt = ff.optim.Adam(net.parameters(), lr=1e-3)
+    calls = []
+    group = kernels.adam_group_
+    monkeypatch.setattr(kernels, "adam_group_", lambda *a, **k: calls.append(len(a[0])) or group(*a, **k))
+    for p in net.parameters():
+        p.grad = cp.ones_like(p.data)
+    opt.step()
+    opt.step()
+    assert calls == [6, 6]
+
+
 def _mlp_step(cp, kernels, sizes=(20, 32, 32, 4), n=64, lr=0.05, seed=0):
     """A hand-rolled training step over fixed device buffers through the kernels only (contract 3):
     forward (gemm + bias_unit), softmax cross-entropy, backward, SGD folded into the products."""

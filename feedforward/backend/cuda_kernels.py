@@ -11,7 +11,9 @@ arguments, same results up to rounding) and replaces each method by CuPy kernels
 * ``gemm``: cuBLAS (``cupy.cublas.gemm``); while a step is being captured as a CUDA graph it goes
   through nvmath-python's planned ``Matmul`` instead (:mod:`feedforward.backend.cuda_graph`), since
   CuPy refuses cuBLAS during stream capture;
-* ``sgd_`` and ``adam_``: the whole update of one parameter in one elementwise kernel.
+* ``sgd_`` and ``adam_``: the whole update of one parameter in one elementwise kernel;
+  ``sgd_group_`` and ``adam_group_`` (what the optimizers call): the same arithmetic for a whole
+  parameter group in ONE launch per :data:`GROUP_SIZE` tensors (PyTorch's fused/foreach Adam).
 
 The CUDA sources are plain strings built by the functions below, so ``tests/test_cuda_sources.py``
 compiles every one of them with ``nvcc`` on a machine without a GPU.
@@ -28,10 +30,13 @@ import numpy as np
 from .kernels import Kernels
 
 __all__ = [
+    "GROUP_SIZE",
     "SOFTMAX_CE_SOURCE",
     "CudaKernels",
     "ElementwiseSpec",
     "adam_spec",
+    "group_layout",
+    "group_update_source",
     "sgd_spec",
     "softmax_ce_names",
     "unit_backward_spec",
@@ -149,6 +154,121 @@ def adam_spec(weight_decay: bool, decoupled: bool, device_step: bool) -> Element
     return ElementwiseSpec(", ".join(ins), "T w, T m, T v", "\n".join(lines), name)
 
 
+# ------------------------------------------------------------------ one launch per group
+# A group update runs an update spec over up to GROUP_SIZE tensors at once. The tensors' elements
+# form one index space 0 <= i < total (tensor j holds [end_{j-1}, end_j)); a grid-stride loop walks
+# it and each element finds its tensor by comparing i with the cumulative ends: a chain of K
+# tests on kernel arguments, all in registers. Pointers, ends and per-tensor scalars are kernel
+# arguments passed by value (numpy.uint64 / int64 / T scalars): no pointer table is copied to the
+# device per step, so a launch costs no transfer and no host synchronisation. Unused slots are
+# null pointers with end = total, never selected. The element's body is the spec's operation
+# text itself, with the inputs read into locals of type T and the outputs bound by reference as
+# CuPy binds them in an ElementwiseKernel, so the numbers are the per-parameter kernel's, bit for bit.
+
+GROUP_SIZE = 16  # tensors per launch: the kernel's parameters stay well under CUDA's 4 KiB
+
+_GROUP_INPUTS = ("g",)  # the update specs' array inputs; their other inputs are scalars
+
+
+class GroupSlot(NamedTuple):
+    """One argument of a group kernel: ``kind`` is "in" (an input array, read into a local), "out"
+    (an output array, bound by reference), "raw" (a pointer the body indexes itself) or "scalar";
+    ``per_tensor``: one argument per tensor slot (else one shared by all)."""
+
+    kind: str
+    ctype: str
+    name: str
+    per_tensor: bool
+
+
+def group_layout(spec: ElementwiseSpec, per_tensor_scalars=()) -> list[GroupSlot]:
+    """The arguments of ``spec``'s group kernel in order (per-tensor ones first, then the shared
+    scalars); ``per_tensor_scalars``: the scalars that differ from tensor to tensor (Adam's host
+    bias corrections, ``step_size`` and ``eps_c``: each parameter has its own step count)."""
+    slots, shared = [], []
+    for decl in filter(None, (d.strip() for d in spec.in_params.split(","))):
+        parts = decl.split()
+        ctype = _C_TYPES.get(parts[-2], parts[-2])
+        name = parts[-1]
+        if parts[0] == "raw":
+            slots.append(GroupSlot("raw", ctype, name, True))
+        elif name in _GROUP_INPUTS:
+            slots.append(GroupSlot("in", ctype, name, True))
+        elif name in per_tensor_scalars:
+            slots.append(GroupSlot("scalar", ctype, name, True))
+        else:
+            shared.append(GroupSlot("scalar", ctype, name, False))
+    for decl in filter(None, (d.strip() for d in spec.out_params.split(","))):
+        parts = decl.split()
+        slots.append(GroupSlot("out", _C_TYPES.get(parts[-2], parts[-2]), parts[-1], True))
+    return slots + shared
+
+
+def group_kernel_name(spec: ElementwiseSpec, k: int) -> str:
+    return f"{spec.name}_group{k}"
+
+
+def group_update_source(spec: ElementwiseSpec, k: int, ctype: str, per_tensor_scalars=()) -> str:
+    """The CUDA source of ``spec`` over up to ``k`` tensors in one launch, for element type
+    ``ctype`` ("float" or "double"); kernel :func:`group_kernel_name`, arguments
+    :func:`group_layout` with each per-tensor argument repeated ``k`` times (slots 0..k-1), then
+    the ``k`` cumulative ends, then the shared scalars, then ``total`` (long long).
+
+    Compiled for the host (a prelude defining ``__global__`` away and a 1x1 grid) the same source
+    runs the loop serially: what ``tests/test_cuda_sources.py`` checks against the reference.
+    """
+    if k < 1:
+        raise ValueError(f"a group kernel needs k >= 1 tensor slots, got {k}")
+    layout = group_layout(spec, per_tensor_scalars)
+    params = []
+    for slot in layout:
+        if not slot.per_tensor:
+            continue
+        decl = {"in": f"const T* ff_{slot.name}", "out": f"T* ff_{slot.name}",
+                "raw": f"const {slot.ctype}* ff_{slot.name}", "scalar": f"{slot.ctype} ff_{slot.name}"}[slot.kind]
+        params += [f"{decl}{j}" for j in range(k)]
+    params += [f"long long ff_end{j}" for j in range(k)]
+    params += [f"{slot.ctype} {slot.name}" for slot in layout if not slot.per_tensor]
+    params.append("long long ff_total")
+
+    per = [slot for slot in layout if slot.per_tensor]
+    locals_ = []
+    for slot in per:
+        if slot.kind == "in":
+            locals_.append(f"const T* ff_{slot.name}_;")
+        elif slot.kind == "out":
+            locals_.append(f"T* ff_{slot.name}_;")
+        elif slot.kind == "raw":
+            locals_.append(f"const {slot.ctype}* ff_{slot.name}_;")
+        else:
+            locals_.append(f"{slot.ctype} ff_{slot.name}_;")
+    branches = []
+    for j in range(k):
+        pick = " ".join(f"ff_{slot.name}_ = ff_{slot.name}{j};" for slot in per)
+        offset = "ff_i" if j == 0 else f"ff_i - ff_end{j - 1}"
+        test = "" if j == k - 1 else f"if (ff_i < ff_end{j}) "
+        head = "" if j == 0 else "else "
+        branches.append(f"{head}{test}{{ ff_k = {offset}; {pick} }}")
+    binds = []
+    for slot in per:
+        if slot.kind == "in":
+            binds.append(f"const T {slot.name} = ff_{slot.name}_[ff_k];")
+        elif slot.kind == "out":
+            binds.append(f"T& {slot.name} = ff_{slot.name}_[ff_k];")
+        elif slot.kind == "raw":
+            binds.append(f"const {slot.ctype}* {slot.name} = ff_{slot.name}_;")
+        else:
+            binds.append(f"const {slot.ctype} {slot.name} = ff_{slot.name}_;")
+    body = "\n".join("        " + line for line in
+                     ["long long ff_k;", *locals_, *branches, *binds, *spec.operation.splitlines()])
+    sep = ",\n    "
+    return (f"typedef {ctype} T;\ntypedef long long S;\n"
+            f'extern "C" __global__ void {group_kernel_name(spec, k)}(\n    {sep.join(params)}) {{\n'
+            "    for (long long ff_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; ff_i < ff_total;\n"
+            "         ff_i += (long long)blockDim.x * gridDim.x) {\n"
+            f"{body}\n    }}\n}}\n")
+
+
 # ------------------------------------------------------------------- softmax cross-entropy
 # One block per row i of z (n, C): m = max_j z_ij, s = sum_j e^(z_ij - m),
 #   loss_i = log s - (z_i,label - m)            (= -log softmax(z_i)_label)
@@ -258,6 +378,33 @@ def _row_threads(C: int) -> int:
     return t
 
 
+_GROUP_THREADS = 256
+_GROUP_MAX_BLOCKS = 1024  # the grid-stride loop covers the rest: about 4 blocks per SM on an H100
+
+
+def _group_dtype(params):
+    """The dtype of a group kernel for ``params``: the first one's, when a group kernel exists for
+    it (float32, float64); None: every parameter takes the per-parameter kernel."""
+    for p in params:
+        return p.dtype if p.dtype.name in ("float32", "float64") else None
+    return None
+
+
+def _address(a) -> int:
+    """The device address of ``a``'s first element (CuPy: ``a.data.ptr``, the view's offset included)."""
+    return a.data.ptr
+
+
+def _device_id(a) -> int:
+    """The CUDA device holding ``a``."""
+    return a.data.device_id
+
+
+def _current_device(xp) -> int:
+    """The current CUDA device: where a kernel launched now runs."""
+    return xp.cuda.runtime.getDevice()
+
+
 # -------------------------------------------------------------------------------- the kernels
 class CudaKernels(Kernels):
     """The :class:`~feedforward.backend.kernels.Kernels` contract with fused CuPy kernels.
@@ -270,6 +417,7 @@ class CudaKernels(Kernels):
     def __init__(self, xp):
         super().__init__(xp)
         self._elementwise: dict[ElementwiseSpec, object] = {}
+        self._groups: dict[tuple, object] = {}  # (spec, per-tensor scalars, dtype) -> group RawKernel
         # (unit, variant) -> (kernel, parameter values): the hot path's one dictionary lookup
         self._units: dict[tuple, tuple] = {}
         self._cublas = None
@@ -355,6 +503,7 @@ class CudaKernels(Kernels):
         return found
 
     fold_update = True
+    fuses_groups = True
 
     def weight_fold_(self, W, h, g, lr):
         """``W <- W - lr h^T g`` as ONE cuBLAS product (``alpha = -lr``, ``beta = 1``) (L-DEV-2)."""
@@ -467,6 +616,121 @@ class CudaKernels(Kernels):
             c = math.sqrt(1 - beta2**step)
             args += [lr * c / (1 - beta1**step), eps * c]
         kernel(*args, p, m, v)
+
+    # -- optimizer updates, one launch per parameter group
+    def sgd_group_(self, params, grads, lr, *, momentum=0.0, bufs=None, weight_decay=0.0, nesterov=False,
+                   dampening=0.0):
+        """:meth:`sgd_` on a group of parameters in one launch per :data:`GROUP_SIZE` tensors;
+        returns the momentum buffers. Parameters the fused kernel cannot take (first momentum
+        step, another dtype, a broadcast or non-contiguous array) take :meth:`sgd_` one by one."""
+        bufs = [None] * len(params) if bufs is None else list(bufs)
+        fused, dtype, device = [], _group_dtype(params), _current_device(self.xp)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            arrays = (g, p, bufs[i]) if momentum else (g, p)
+            if (momentum and bufs[i] is None) or not self._fusable(dtype, device, arrays):
+                bufs[i] = self.sgd_(p, g, lr, momentum=momentum, buf=bufs[i], weight_decay=weight_decay,
+                                    nesterov=nesterov, dampening=dampening)
+            elif p.size:
+                fused.append({"g": g, "w": p, "buf": bufs[i]})
+        if fused:
+            spec = sgd_spec(bool(momentum), bool(weight_decay), bool(nesterov))
+            shared = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum,
+                      "one_minus_dampening": 1 - dampening}
+            self._launch_group(spec, (), fused, shared, dtype)
+        return bufs
+
+    def adam_group_(self, params, grads, ms, vs, *, lr, beta1, beta2, eps, steps, weight_decay=0.0,
+                    decoupled=False):
+        """:meth:`adam_` on a group of parameters in one launch per :data:`GROUP_SIZE` tensors.
+
+        ``steps``: each parameter's ``t``, Python ints (the bias corrections are then per-tensor
+        kernel arguments, computed on the host as :meth:`adam_` does) or one-element int64 device
+        arrays (read by the kernel: a captured graph replays with the current ``t``). Parameters
+        the fused kernel cannot take, and a group mixing the two kinds of steps, take
+        :meth:`adam_` one by one.
+        """
+        xp = self.xp
+        device = [isinstance(t, xp.ndarray) for t in steps]
+        if self.capturing and not all(device):
+            t = steps[device.index(False)]
+            raise ValueError("adam_ during graph capture needs step as a one-element device array "
+                             f"(got {type(t).__name__} {t!r}): a host step count is frozen into the graph")
+        device_step = all(device)
+        mixed = any(device) and not device_step
+        decoupled = bool(weight_decay) and bool(decoupled)
+        fused, dtype, device = [], _group_dtype(params), _current_device(xp)
+        for p, g, m, v, t in zip(params, grads, ms, vs, steps):
+            step_ok = not device_step or (t.dtype == np.int64 and t.size >= 1 and _device_id(t) == device)
+            if mixed or not step_ok or not self._fusable(dtype, device, (g, p, m, v)):
+                self.adam_(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=t,
+                           weight_decay=weight_decay, decoupled=decoupled)
+                continue
+            if not p.size:
+                continue
+            tensor = {"g": g, "w": p, "m": m, "v": v}
+            if device_step:
+                tensor["step"] = t
+            else:
+                c = math.sqrt(1 - beta2**t)
+                tensor["step_size"], tensor["eps_c"] = lr * c / (1 - beta1**t), eps * c
+            fused.append(tensor)
+        if fused:
+            spec = adam_spec(bool(weight_decay), decoupled, device_step)
+            shared = {"one_minus_beta1": 1 - beta1, "beta2": beta2, "one_minus_beta2": 1 - beta2,
+                      "decay": 1 - lr * weight_decay, "weight_decay": weight_decay,
+                      "lr_": float(lr), "beta1_": float(beta1), "beta2_": float(beta2), "eps_": float(eps)}
+            self._launch_group(spec, () if device_step else ("step_size", "eps_c"), fused, shared, dtype)
+
+    def _fusable(self, dtype, device, arrays) -> bool:
+        """Whether ``arrays`` (gradient, parameter, state) can be one tensor of a group kernel: all
+        of the parameter's shape and the group's dtype, C-contiguous (one flat index walks them all
+        alike) and on the current device (where the kernel runs, as the per-parameter ones do)."""
+        if dtype is None:
+            return False
+        p = arrays[1]
+        for a in arrays:
+            if not isinstance(a, self.xp.ndarray) or a.shape != p.shape or a.dtype != dtype or \
+                    not a.flags.c_contiguous or _device_id(a) != device:
+                return False
+        return True
+
+    def _launch_group(self, spec: ElementwiseSpec, per_tensor_scalars, tensors: list, shared: dict, dtype):
+        """Run ``spec``'s group kernel over ``tensors`` (dicts: slot name -> array or scalar), one
+        launch per :data:`GROUP_SIZE` of them.
+
+        NOTE on graph capture: the launch bakes the arrays' addresses into the graph, as the
+        per-parameter kernels do. That is sound because a captured step reads and writes fixed
+        buffers (parameters, moments, gradients made during capture and kept alive), and the
+        host scalars baked in are those of a capturable step (lr, on which the loop captures
+        again; Adam's ``t`` must then be a device array, checked in :meth:`adam_group_`).
+        """
+        key = (spec, tuple(per_tensor_scalars), dtype.name)
+        kernel = self._groups.get(key)
+        if kernel is None:
+            source = group_update_source(spec, GROUP_SIZE, _C_TYPES[dtype.name], per_tensor_scalars)
+            kernel = self._groups[key] = self.xp.RawKernel(source, group_kernel_name(spec, GROUP_SIZE),
+                                                           options=_OPTIONS)
+        layout = group_layout(spec, per_tensor_scalars)
+        scalar = {"T": dtype.type, "float": np.float32, "double": np.float64, "long long": np.int64}
+        for start in range(0, len(tensors), GROUP_SIZE):
+            chunk = tensors[start:start + GROUP_SIZE]
+            pad = GROUP_SIZE - len(chunk)
+            ends = np.cumsum([t["w"].size for t in chunk], dtype=np.int64)
+            total = int(ends[-1])
+            args = []
+            for slot in layout:
+                if not slot.per_tensor:
+                    continue
+                if slot.kind == "scalar":
+                    cast = scalar[slot.ctype]
+                    args += [cast(t[slot.name]) for t in chunk] + [cast(0)] * pad
+                else:  # an address, by value: no pointer table on the device
+                    args += [np.uint64(_address(t[slot.name])) for t in chunk] + [np.uint64(0)] * pad
+            args += [np.int64(e) for e in ends] + [np.int64(total)] * pad
+            args += [scalar[slot.ctype](shared[slot.name]) for slot in layout if not slot.per_tensor]
+            args.append(np.int64(total))
+            blocks = min(-(-total // _GROUP_THREADS), _GROUP_MAX_BLOCKS)
+            kernel((blocks,), (_GROUP_THREADS,), tuple(args))
 
     # -- capture
     @contextlib.contextmanager

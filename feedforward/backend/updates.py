@@ -1,5 +1,6 @@
 """Optimizer updates as kernels (reference implementations; :class:`~feedforward.backend.kernels.Kernels`
-inherits them, a backend may fuse each into one kernel per parameter).
+inherits them, a backend may fuse each into one kernel per parameter, and a group of parameters
+into one kernel: ``sgd_group_`` / ``adam_group_``, what the optimizers call).
 
 Each update is in place on the parameter ``p`` (and on its state: the momentum buffer, Adam's
 moments) and gives the same numbers as ``torch.optim.SGD`` / ``torch.optim.Adam``. The gradient
@@ -26,6 +27,9 @@ class UpdateKernels:
     """Reference optimizer updates on the array module ``self.xp``, in place on the parameter."""
 
     xp = None
+    #: Whether ``*_group_`` updates a whole group in one pass (one kernel launch on a GPU); when
+    #: not, the optimizers call the per-parameter update themselves (no list building per step).
+    fuses_groups = False
 
     def sgd_(self, p, g, lr, *, momentum=0.0, buf=None, weight_decay=0.0, nesterov=False, dampening=0.0):
         """One SGD step on ``p`` (``torch.optim.SGD``); returns the momentum buffer.
@@ -96,6 +100,40 @@ class UpdateKernels:
         xp.divide(m, tmp, out=tmp)
         tmp *= step_size
         p -= tmp
+
+    # -- one parameter group
+    def sgd_group_(self, params, grads, lr, *, momentum=0.0, bufs=None, weight_decay=0.0, nesterov=False,
+                   dampening=0.0):
+        """:meth:`sgd_` on every parameter of a group; returns the list of momentum buffers.
+
+        ``params``, ``grads``: lists of arrays, ``grads[i]`` broadcastable to ``params[i]``;
+        ``bufs``: the momentum buffers (None, or a list holding None for a parameter without one
+        yet). The reference is one :meth:`sgd_` per parameter (so a backend's fused ``sgd_`` is
+        used as it is); a GPU backend launches one kernel for the whole group.
+        """
+        if not momentum and not weight_decay:  # the plain step: a small network's hot path
+            sgd_ = self.sgd_
+            for p, g in zip(params, grads):
+                sgd_(p, g, lr)
+            return [None] * len(params)
+        if bufs is None:
+            bufs = [None] * len(params)
+        return [self.sgd_(p, g, lr, momentum=momentum, buf=buf, weight_decay=weight_decay,
+                          nesterov=nesterov, dampening=dampening)
+                for p, g, buf in zip(params, grads, bufs)]
+
+    def adam_group_(self, params, grads, ms, vs, *, lr, beta1, beta2, eps, steps, weight_decay=0.0,
+                    decoupled=False):
+        """:meth:`adam_` on every parameter of a group, in place.
+
+        ``params``, ``grads``, ``ms``, ``vs``: lists of arrays (``ms[i]``, ``vs[i]`` of
+        ``params[i]``'s shape and dtype); ``steps``: each parameter's step count ``t`` (a Python
+        int, or a one-element device array for a captured step). The reference is one
+        :meth:`adam_` per parameter; a GPU backend launches one kernel for the whole group.
+        """
+        for p, g, m, v, step in zip(params, grads, ms, vs, steps):
+            self.adam_(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=step,
+                       weight_decay=weight_decay, decoupled=decoupled)
 
     # -- helpers
     def _work(self, p):

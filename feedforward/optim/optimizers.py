@@ -6,9 +6,10 @@ gradient array may be shared with the caller) and updates ``p.data`` **in
 place**, so arrays held elsewhere (a view, a buffer the training loop reuses)
 see the new weights and nothing is reallocated.
 
-The update itself is a kernel of the parameter's backend (``backend_of(p.data).kernels.sgd_`` /
-``adam_``, :mod:`feedforward.backend.updates`): one pass per operation on the CPU, one fused
-kernel on a GPU. The state (momentum buffers, moments) lives on the parameter's device and
+The update itself is a kernel of the parameter's backend, called once per group of parameters of
+one backend, dtype and device (``backend_of(p.data).kernels.sgd_group_`` / ``adam_group_``,
+:mod:`feedforward.backend.updates`): one pass per parameter on the CPU, one fused kernel for the
+whole group on a GPU. The state (momentum buffers, moments) lives on the parameter's device and
 follows the parameter when it moves (``model.to("cuda")`` between steps).
 
 Notation: the lecture's ``eta`` is the learning rate ``lr``. The lecture's
@@ -311,7 +312,31 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        nesterov, dampening = self.nesterov, self.dampening
+        if not _fuses_groups(self.params):
+            self._step_each(lr, mu, wd)
+            return
+        if mu == 0:  # no state to read or keep
+            for kernels, ws, gs, _ in _groups(self.params, None):
+                if wd:
+                    kernels.sgd_group_(ws, gs, lr, weight_decay=wd)
+                else:
+                    kernels.sgd_group_(ws, gs, lr)
+            self.step_count += 1
+            return
+        for kernels, ws, gs, states in _groups(self.params, self.state):
+            bufs = []
+            for w, state in zip(ws, states):
+                buf = state.get("momentum_buffer")
+                bufs.append(None if buf is None else _follow(buf, w))
+            bufs = kernels.sgd_group_(ws, gs, lr, momentum=mu, bufs=bufs, weight_decay=wd,
+                                      nesterov=self.nesterov, dampening=self.dampening)
+            for state, buf in zip(states, bufs):
+                state["momentum_buffer"] = buf
+        self.step_count += 1
+
+    def _step_each(self, lr, mu, wd) -> None:
+        """One update call per parameter: where grouping saves no launch (the CPU), the cheapest
+        way for a small network, whose whole step takes a few tens of microseconds."""
         kind = kernels = None
         for p, state in zip(self.params, self.state):
             g = p.grad
@@ -330,7 +355,7 @@ class SGD(Optimizer):
             if buf is not None:
                 buf = _follow(buf, w)
             state["momentum_buffer"] = kernels.sgd_(w, g, lr, momentum=mu, buf=buf, weight_decay=wd,
-                                                    nesterov=nesterov, dampening=dampening)
+                                                    nesterov=self.nesterov, dampening=self.dampening)
         self.step_count += 1
 
 
@@ -403,27 +428,86 @@ class Adam(Optimizer):
         lr, wd, eps, decoupled = self.lr, self.weight_decay, self.eps, self.decoupled
         beta1, beta2 = self.betas
         self.step_count += 1
-        for p, state in zip(self.params, self.state):
+        for kernels, ws, gs, states in _groups(self.params, self.state):
+            ms, vs, steps = [], [], []
+            for w, state in zip(ws, states):
+                if "exp_avg" not in state:
+                    xp = kernels.xp
+                    state["exp_avg"] = xp.zeros_like(w)
+                    state["exp_avg_sq"] = xp.zeros_like(w)
+                    state["step"] = 0
+                ms.append(_follow(state["exp_avg"], w))
+                vs.append(_follow(state["exp_avg_sq"], w))
+                state["exp_avg"], state["exp_avg_sq"] = ms[-1], vs[-1]
+                state["step"] += 1
+                t = state["step"]
+                if self.capturable and type(w) is not np.ndarray:
+                    t = state.get("device_step")
+                    if t is None or type(t) is not type(w):
+                        t = state["device_step"] = kernels.xp.asarray([state["step"] - 1], dtype=np.int64)
+                    t += 1  # on the device: a replayed graph advances it too
+                steps.append(t)
+            kernels.adam_group_(ws, gs, ms, vs, lr=lr, beta1=beta1, beta2=beta2, eps=eps, steps=steps,
+                                weight_decay=wd, decoupled=decoupled)
+
+
+def _fuses_groups(params) -> bool:
+    """Whether the backend of the first parameter with a gradient updates a group in one launch
+    (``kernels.fuses_groups``: CUDA); elsewhere an update call per parameter is cheaper."""
+    for p in params:
+        if p.grad is not None:
+            return backend_of(p.data).kernels.fuses_groups
+    return False
+
+
+def _groups(params, states):
+    """The parameters that have a gradient, as ``(kernels, arrays, gradients, states)`` per group
+    of one backend, dtype and device: each group is one call of the backend's ``*_group_`` update
+    (one kernel launch per group on a GPU, as PyTorch's fused optimizers). Parameters keep their
+    order within a group; groups come in the order of their first parameter. ``states`` None:
+    the groups' state lists stay empty."""
+    # NOTE: this runs on every step, and a small network's step is a few microseconds: no key is
+    # built or hashed per parameter. NumPy parameters of the current group's dtype (almost always
+    # all of them) take one identity test; anything else searches the groups made so far.
+    groups = []
+    host_dtype = None  # the current group's dtype when it holds NumPy arrays
+    if states is None:  # the caller needs no state (plain SGD)
+        for p in params:
             g = p.grad
             if g is None:
                 continue
             w = p.data
-            if "exp_avg" not in state:
-                xp = backend_of(w).xp
-                state["exp_avg"] = xp.zeros_like(w)
-                state["exp_avg_sq"] = xp.zeros_like(w)
-                state["step"] = 0
-            m = state["exp_avg"] = _follow(state["exp_avg"], w)
-            v = state["exp_avg_sq"] = _follow(state["exp_avg_sq"], w)
-            state["step"] += 1
-            t = state["step"]
-            if self.capturable and type(w) is not np.ndarray:
-                t = state.get("device_step")
-                if t is None or type(t) is not type(w):
-                    t = state["device_step"] = backend_of(w).xp.asarray([state["step"] - 1], dtype=np.int64)
-                t += 1  # on the device: a replayed graph advances it too
-            backend_of(w).kernels.adam_(w, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                                        step=t, weight_decay=wd, decoupled=decoupled)
+            if w.dtype is not host_dtype or type(w) is not np.ndarray:
+                _, ws, gs, _ = _group_of(w, groups)
+                host_dtype = w.dtype if type(w) is np.ndarray else None
+            ws.append(w)
+            gs.append(g)
+        return groups
+    for p, state in zip(params, states):
+        g = p.grad
+        if g is None:
+            continue
+        w = p.data
+        if w.dtype is not host_dtype or type(w) is not np.ndarray:
+            _, ws, gs, sts = _group_of(w, groups)
+            host_dtype = w.dtype if type(w) is np.ndarray else None
+        ws.append(w)
+        gs.append(g)
+        sts.append(state)
+    return groups
+
+
+def _group_of(w, groups: list) -> tuple:
+    """The group of ``groups`` that array ``w`` belongs to (same type, dtype and device), appended
+    to ``groups`` when there is none yet."""
+    for group in groups:
+        first = group[1][0]
+        if type(first) is type(w) and first.dtype == w.dtype and \
+                (type(w) is np.ndarray or device_of(first) == device_of(w)):
+            return group
+    group = (backend_of(w).kernels, [], [], [])
+    groups.append(group)
+    return group
 
 
 def _follow(buf, w):
