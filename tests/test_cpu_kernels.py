@@ -182,7 +182,7 @@ def test_what_the_loops_do_not_take_runs_the_reference(calls, case):
 def _train(kernels, optimizer, monkeypatch):
     """20 minibatch steps of ff.fit on a 64-96-10 MLP (its 64 x 96 weight is above ADAM_MIN) with the
     CPU backend's kernels replaced by ``kernels``."""
-    monkeypatch.setattr(backend.get_backend("cpu"), "_kernels", kernels)
+    monkeypatch.setattr(backend.get_backend("cpu"), "kernels", kernels)
     rng = np.random.default_rng(5)
     X = rng.standard_normal((20 * 16, 64)).astype(np.float32)
     y = rng.integers(0, 10, size=len(X))

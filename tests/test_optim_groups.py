@@ -151,10 +151,11 @@ def test_reference_group_updates_return_one_buffer_per_parameter():
 
 def test_sgd_on_the_cpu_calls_the_per_parameter_update(monkeypatch):
     """issue 12: the CPU's group update is a loop over sgd_ (no launch to save), so SGD calls
-    sgd_ itself, once per parameter, and never builds the groups."""
+    sgd_ itself, once per parameter, and never builds the groups. (Weight decay: a small plain
+    step is taken inline, with the reference's own arithmetic.)"""
     net = ff.nn.MLP(SIZES, rng=0)
     params = list(net.parameters())
-    opt = ff.optim.SGD(params, lr=0.1)
+    opt = ff.optim.SGD(params, lr=0.1, weight_decay=1e-4)
     kernels = backend.get_backend("cpu").kernels
     assert not kernels.fuses_groups
     singles = []

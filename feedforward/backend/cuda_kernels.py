@@ -437,6 +437,13 @@ class CudaKernels(Kernels):
         return k
 
     # -- the layer chain
+    def dot(self, a, b):
+        """``a @ b`` through :meth:`gemm` (cuBLAS, or the planned product while capturing); a
+        transposed view (F-ordered) is passed as its C-ordered base with the transpose flag."""
+        ta = a.ndim == 2 and not a.flags.c_contiguous and a.flags.f_contiguous
+        tb = b.ndim == 2 and not b.flags.c_contiguous and b.flags.f_contiguous
+        return self.gemm(a.T if ta else a, b.T if tb else b, trans_a=ta, trans_b=tb)
+
     def gemm(self, a, b, *, trans_a: bool = False, trans_b: bool = False, out=None,
              alpha: float = 1.0, beta: float = 0.0):
         """``alpha op(a) op(b) + beta out`` with cuBLAS, or the planned cuBLASLt product while a

@@ -42,9 +42,18 @@ class Kernels(UpdateKernels):
     def __init__(self, xp):
         self.xp = xp
         self._dot = xp.dot  # bound once: the chain calls it several times per layer and step
+        if type(self).dot is Kernels.dot:
+            # The array module's own function, bound over the method: no Python frame on a tiny
+            # network's hot path (a backend that overrides dot keeps its method).
+            self.dot = xp.dot
         self._consts: dict = {}  # a key naming shape and dtype -> a constant array made once here
 
     # -- the layer chain
+    def dot(self, a, b):
+        """``a @ b`` for two matrices, either of which may be a transposed view: the layer chain's
+        products (``h W``, ``h^T G``, ``G W^T``)."""
+        return self._dot(a, b)
+
     def gemm(self, a, b, *, trans_a: bool = False, trans_b: bool = False, out=None,
              alpha: float = 1.0, beta: float = 0.0):
         """``alpha op(a) op(b) + beta out`` (``op``: transpose when asked), into ``out`` when given."""

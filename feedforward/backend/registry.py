@@ -9,6 +9,8 @@ array it did not make. Moving data between devices is explicit (:func:`to_device
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .device import Device, _index, device
@@ -37,14 +39,12 @@ class Backend:
 
     def __init__(self):
         self._error: DeviceUnavailable | None = None
-        self._kernels = None
 
-    @property
+    @functools.cached_property
     def kernels(self):
-        """The fused operations of a training step on this backend (:mod:`feedforward.backend.kernels`)."""
-        if self._kernels is None:
-            self._kernels = self._make_kernels()
-        return self._kernels
+        """The fused operations of a training step on this backend (:mod:`feedforward.backend.kernels`);
+        made on first use, then a plain attribute (read once per layer chain and optimizer step)."""
+        return self._make_kernels()
 
     def _make_kernels(self):
         from .kernels import Kernels

@@ -24,7 +24,7 @@ anything else (a PReLU, an RReLU, a hook that replaces a module's ``forward``) t
 layer-by-layer path.
 
 Every array operation goes through the kernels of the input's backend
-(:mod:`feedforward.backend.kernels`: ``gemm``, ``bias_unit``, ``unit_backward``, ``bias_grad``),
+(:mod:`feedforward.backend.kernels`: ``dot``, ``bias_unit``, ``unit_backward``, ``bias_grad``),
 on the CPU too: one code path, and a backend replaces each step by its own fused kernel.
 """
 
@@ -52,7 +52,7 @@ def linear_chain(x, layers) -> Tensor:
     if xd.ndim == 0:
         raise ValueError(f"linear_chain: input must have a feature axis, got shape {xd.shape}")
     kernels = (_BY_TYPE.get(type(xd)) or backend_of(xd)).kernels
-    gemm, bias_unit = kernels.gemm, kernels.bias_unit
+    dot, bias_unit = kernels.dot, kernels.bias_unit
     flat = xd.ndim == 2
     h = xd if flat else xd.reshape(-1, xd.shape[-1])
     parents = [x]
@@ -81,7 +81,7 @@ def linear_chain(x, layers) -> Tensor:
         if type(Wd) is not type(xd):
             array_namespace(xd, Wd)  # on two devices: a ValueError naming both
         # a(k) = h W + b is private to the chain: the unit overwrites it with h(k)
-        out = bias_unit(gemm(h, Wd), None if b is None else b.data, unit)
+        out = bias_unit(dot(h, Wd), None if b is None else b.data, unit)
         if record:
             saved.append((h, Wd, out))
         h = out
@@ -104,7 +104,7 @@ def linear_chain(x, layers) -> Tensor:
             if lr is not None and W.requires_grad:
                 # A plain SGD step folded into the products (SGD.folded): G W^T first, from the
                 # weight before its update; then W and b take their step, and get no .grad.
-                G_next = gemm(G, Wd, trans_b=True) if k or x.requires_grad else None
+                G_next = dot(G, Wd.T) if k or x.requires_grad else None
                 if b is not None:
                     if getattr(b, "fold", None) is not None:
                         kernels.bias_fold_(b.data, G, b.fold)
@@ -118,9 +118,9 @@ def linear_chain(x, layers) -> Tensor:
                 continue
             if b is not None:
                 grads.append(bias_grad(G) if b.requires_grad else None)
-            grads.append(gemm(h_in, G, trans_a=True) if W.requires_grad else None)
+            grads.append(dot(h_in.T, G) if W.requires_grad else None)
             if k or x.requires_grad:
-                G = gemm(G, Wd, trans_b=True)
+                G = dot(G, Wd.T)
                 owned = True
         gx = G.reshape(xd.shape) if x.requires_grad else None
         grads.append(gx)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .._validation import Bool, Int, Real
 from ..backend import backend_of, device_of, to_device, to_numpy
+from ..backend.updates import _WORK_MIN as _INLINE  # below it the reference updates a parameter inline
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam"]
@@ -312,9 +313,38 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        if not _fuses_groups(self.params):
-            self._step_each(lr, mu, wd)
-            return
+        kind = kernels = None
+        for p, state in zip(self.params, self.state):
+            g = p.grad
+            if g is None:
+                continue
+            w = p.data
+            if type(w) is not kind:  # the parameters share one backend: looked up once per step
+                first = kind is None
+                kind, kernels = type(w), backend_of(w).kernels
+                if first and kernels.fuses_groups:  # one launch per group (CUDA), before any update
+                    self._step_groups(lr, mu, wd)
+                    return
+            # Elsewhere one update call per parameter: the cheapest for a small network, whose
+            # whole step takes a few tens of microseconds.
+            if mu == 0:
+                if not wd and kind is np.ndarray and w.size < _INLINE:
+                    # A small NumPy parameter's plain step, the reference kernel's own arithmetic:
+                    # here the call into the kernels would cost as much as the update.
+                    w -= lr * g
+                elif wd:
+                    kernels.sgd_(w, g, lr, weight_decay=wd)
+                else:
+                    kernels.sgd_(w, g, lr)
+                continue
+            buf = state.get("momentum_buffer")
+            if buf is not None:
+                buf = _follow(buf, w)
+            state["momentum_buffer"] = kernels.sgd_(w, g, lr, momentum=mu, buf=buf, weight_decay=wd,
+                                                    nesterov=self.nesterov, dampening=self.dampening)
+        self.step_count += 1
+
+    def _step_groups(self, lr, mu, wd) -> None:
         if mu == 0:  # no state to read or keep
             for kernels, ws, gs, _ in _groups(self.params, None):
                 if wd:
@@ -332,30 +362,6 @@ class SGD(Optimizer):
                                       nesterov=self.nesterov, dampening=self.dampening)
             for state, buf in zip(states, bufs):
                 state["momentum_buffer"] = buf
-        self.step_count += 1
-
-    def _step_each(self, lr, mu, wd) -> None:
-        """One update call per parameter: where grouping saves no launch (the CPU), the cheapest
-        way for a small network, whose whole step takes a few tens of microseconds."""
-        kind = kernels = None
-        for p, state in zip(self.params, self.state):
-            g = p.grad
-            if g is None:
-                continue
-            w = p.data
-            if type(w) is not kind:  # the parameters share one backend: looked up once per step
-                kind, kernels = type(w), backend_of(w).kernels
-            if mu == 0:
-                if wd:
-                    kernels.sgd_(w, g, lr, weight_decay=wd)
-                else:
-                    kernels.sgd_(w, g, lr)
-                continue
-            buf = state.get("momentum_buffer")
-            if buf is not None:
-                buf = _follow(buf, w)
-            state["momentum_buffer"] = kernels.sgd_(w, g, lr, momentum=mu, buf=buf, weight_decay=wd,
-                                                    nesterov=self.nesterov, dampening=self.dampening)
         self.step_count += 1
 
 
@@ -449,15 +455,6 @@ class Adam(Optimizer):
                 steps.append(t)
             kernels.adam_group_(ws, gs, ms, vs, lr=lr, beta1=beta1, beta2=beta2, eps=eps, steps=steps,
                                 weight_decay=wd, decoupled=decoupled)
-
-
-def _fuses_groups(params) -> bool:
-    """Whether the backend of the first parameter with a gradient updates a group in one launch
-    (``kernels.fuses_groups``: CUDA); elsewhere an update call per parameter is cheaper."""
-    for p in params:
-        if p.grad is not None:
-            return backend_of(p.data).kernels.fuses_groups
-    return False
 
 
 def _groups(params, states):
