@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import workers  # noqa: E402
+import workers
 
 
 def ratio(name: str, sizes: list, batch: int, epochs: int) -> float:

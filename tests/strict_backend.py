@@ -22,7 +22,7 @@ from feedforward.backend import Backend
 __all__ = ["StrictArray", "strict_np", "StrictBackend", "counts"]
 
 counts = {"syncs": 0, "to_device": 0, "to_host": 0}
-_live: "weakref.WeakValueDictionary[int, StrictArray]" = weakref.WeakValueDictionary()
+_live: weakref.WeakValueDictionary[int, StrictArray] = weakref.WeakValueDictionary()
 
 
 def _wrap(x):

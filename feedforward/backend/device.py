@@ -16,7 +16,7 @@ class Device:
 
     __slots__ = ("type", "index")
 
-    def __init__(self, type: str, index: int | None = None):  # noqa: A002 - torch.device's name
+    def __init__(self, type: str, index: int | None = None):
         self.type = type
         self.index = index
 

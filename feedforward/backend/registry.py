@@ -75,10 +75,10 @@ class Backend:
     def capture(self, step):
         """A callable that replays ``step`` (one training step over fixed buffers) faster than calling
         it, or ``None`` when this backend cannot capture: the loop then calls ``step`` itself."""
-        return None
+        return
 
     # -- shared
-    def load(self) -> "Backend":
+    def load(self) -> Backend:
         if self.xp is None:
             if self._error is not None:
                 raise self._error

@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 import threading
 
-import numpy as np
-
 from .registry import to_numpy
 
 __all__ = ["UpdateKernels"]
