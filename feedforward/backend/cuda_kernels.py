@@ -232,16 +232,13 @@ def group_update_source(spec: ElementwiseSpec, k: int, ctype: str, per_tensor_sc
     params.append("long long ff_total")
 
     per = [slot for slot in layout if slot.per_tensor]
-    locals_ = []
-    for slot in per:
-        if slot.kind == "in":
-            locals_.append(f"const T* ff_{slot.name}_;")
-        elif slot.kind == "out":
-            locals_.append(f"T* ff_{slot.name}_;")
-        elif slot.kind == "raw":
-            locals_.append(f"const {slot.ctype}* ff_{slot.name}_;")
-        else:
-            locals_.append(f"{slot.ctype} ff_{slot.name}_;")
+    # Per slot kind: the local pointer (or value) picked for the element's tensor, and the name
+    # the update's operation reads, bound to it.
+    local = {"in": "const T* ff_{n}_;", "out": "T* ff_{n}_;", "raw": "const {c}* ff_{n}_;",
+             "scalar": "{c} ff_{n}_;"}
+    bind = {"in": "const T {n} = ff_{n}_[ff_k];", "out": "T& {n} = ff_{n}_[ff_k];",
+            "raw": "const {c}* {n} = ff_{n}_;", "scalar": "const {c} {n} = ff_{n}_;"}
+    locals_ = [local[slot.kind].format(n=slot.name, c=slot.ctype) for slot in per]
     branches = []
     for j in range(k):
         pick = " ".join(f"ff_{slot.name}_ = ff_{slot.name}{j};" for slot in per)
@@ -249,16 +246,7 @@ def group_update_source(spec: ElementwiseSpec, k: int, ctype: str, per_tensor_sc
         test = "" if j == k - 1 else f"if (ff_i < ff_end{j}) "
         head = "" if j == 0 else "else "
         branches.append(f"{head}{test}{{ ff_k = {offset}; {pick} }}")
-    binds = []
-    for slot in per:
-        if slot.kind == "in":
-            binds.append(f"const T {slot.name} = ff_{slot.name}_[ff_k];")
-        elif slot.kind == "out":
-            binds.append(f"T& {slot.name} = ff_{slot.name}_[ff_k];")
-        elif slot.kind == "raw":
-            binds.append(f"const {slot.ctype}* {slot.name} = ff_{slot.name}_;")
-        else:
-            binds.append(f"const {slot.ctype} {slot.name} = ff_{slot.name}_;")
+    binds = [bind[slot.kind].format(n=slot.name, c=slot.ctype) for slot in per]
     body = "\n".join("        " + line for line in
                      ["long long ff_k;", *locals_, *branches, *binds, *spec.operation.splitlines()])
     sep = ",\n    "

@@ -21,6 +21,7 @@ is the L2 penalty ``(lambda / 2) ||w||^2`` added to the loss, whose gradient
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import numpy as np
 
@@ -468,19 +469,7 @@ def _groups(params, states):
     # all of them) take one identity test; anything else searches the groups made so far.
     groups = []
     host_dtype = None  # the current group's dtype when it holds NumPy arrays
-    if states is None:  # the caller needs no state (plain SGD)
-        for p in params:
-            g = p.grad
-            if g is None:
-                continue
-            w = p.data
-            if w.dtype is not host_dtype or type(w) is not np.ndarray:
-                _, ws, gs, _ = _group_of(w, groups)
-                host_dtype = w.dtype if type(w) is np.ndarray else None
-            ws.append(w)
-            gs.append(g)
-        return groups
-    for p, state in zip(params, states):
+    for p, state in zip(params, itertools.repeat(None) if states is None else states):
         g = p.grad
         if g is None:
             continue
@@ -490,7 +479,8 @@ def _groups(params, states):
             host_dtype = w.dtype if type(w) is np.ndarray else None
         ws.append(w)
         gs.append(g)
-        sts.append(state)
+        if states is not None:
+            sts.append(state)
     return groups
 
 
