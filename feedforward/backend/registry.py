@@ -72,6 +72,11 @@ class Backend:
     def synchronize(self, index: int | None = None) -> None:
         """Wait for the device's queued work (a no-op where work runs synchronously)."""
 
+    @property
+    def can_capture(self) -> bool:
+        """Whether this backend overrides :meth:`capture` (it may still decline one step)."""
+        return type(self).capture is not Backend.capture
+
     def capture(self, step):
         """A callable that replays ``step`` (one training step over fixed buffers) faster than calling
         it, or ``None`` when this backend cannot capture: the loop then calls ``step`` itself."""

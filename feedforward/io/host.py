@@ -21,10 +21,8 @@ __all__ = ["model_device", "host_copy", "on_host", "is_array", "outputs_on_host"
 
 
 def model_device(model) -> Device:
-    """Where ``model``'s parameters live (the CPU for a model without parameters)."""
-    for p in model.parameters():
-        return backend.device_of(p.data)
-    return backend.device("cpu")
+    """Where ``model``'s parameters live (:attr:`Module.device`; the CPU for a model without parameters)."""
+    return model.device or backend.device("cpu")
 
 
 def host_copy(model):

@@ -30,12 +30,8 @@ def global_grad_norm(params) -> float:
 
     Accumulated in float64 so that a float32 network's norm does not lose digits.
     """
-    total = 0.0
-    for p in params:
-        if p.grad is not None:
-            g = p.grad.astype(np.float64, copy=False).ravel()
-            total += float(array_namespace(g).dot(g, g))
-    return math.sqrt(total)
+    squared = _norm_squared(params)
+    return 0.0 if squared is None else math.sqrt(float(squared))
 
 
 def clip_grad_norm(params, max_norm: float) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import Backend, array_namespace, device_of, get_backend, to_device, to_numpy
+from ..backend import array_namespace, device_of, get_backend, to_device, to_numpy
 from ..optim.clip import clip_grad_norm, clip_grad_norm_
 from ..tensor import Tensor
 from .batching import epoch_order
@@ -249,7 +249,7 @@ def _replay(capture, dev, step, opt):
         return step
     backend = get_backend(dev)
     why = None
-    if type(backend).capture is Backend.capture:
+    if not backend.can_capture:
         why = f"the {dev.type!r} backend cannot capture a training step"
     elif not getattr(opt, "capturable", False):
         why = (f"{type(opt).__name__} reads a host value that changes every step"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 
 from .._rng import as_rng
-from ..backend import Backend, device_of, get_backend, to_device
+from ..backend import device_of, get_backend
 from .._validation import Int, Path
 from ..nn.module import Module
 from ..nn.output import OutputUnit, get_output
@@ -240,10 +240,10 @@ class Trainer:
         if dev is None:  # where the model is
             dev = device_of(self.params[0].data)
         if dev.type != "cpu" or any(device_of(p.data) != dev for p in self.model.parameters()):
-            move_model(self.model, dev)
+            self.model.to(dev)  # in place: the parameters keep their identity, the optimizer follows
         opt = self.optimizer
         if self.options.capture is not False and self.options.optimizer == "adam" \
-                and type(get_backend(dev)).capture is not Backend.capture:
+                and get_backend(dev).can_capture:
             opt.capturable = True  # the step count on the device too, so that a captured step can replay
         return data if dev.type == "cpu" else data.to(dev)
 
@@ -257,16 +257,6 @@ class Trainer:
         self.history = History()
         self.stop_reason = None
         self.epoch = 0
-
-
-def move_model(model, dev) -> None:
-    """Move ``model``'s parameters to ``dev`` in place (``Module.to``; the parameters keep their
-    identity, so an optimizer built on them follows: its state moves at its next step)."""
-    if callable(getattr(model, "to", None)):
-        model.to(dev)
-        return
-    for p in model.parameters():  # a Module without .to: move the arrays under the same tensors
-        p.data = to_device(p.data, dev)
 
 
 def _make_optimizer(params, opts) -> Optimizer:
