@@ -1,4 +1,4 @@
-"""The engine on any backend (issue 12): units, losses, output units, the layer chain and a whole
+"""The engine on any backend (issue 12, L-DEV-1, L-DEV-3): units, losses, output units, the layer chain and a whole
 MLP give the same numbers on the ``strict`` device (tests/strict_backend.py, a GPU-like double
 that refuses every NumPy call on its arrays) as on the CPU, and the fused kernels' contracts.
 
@@ -338,7 +338,7 @@ def test_module_to_moves_in_place_and_state_dicts_cross_devices(strict):
 
 @pytest.mark.parametrize("name", [n for n, _ in _kernels()])
 def test_kernels_on_many_cores_give_the_inline_numbers(monkeypatch, name):
-    """issue 12: bias + unit and the unit's derivative, cut into row blocks over threads for large
+    """issue 12 (L-DEV-3): bias + unit and the unit's derivative, cut into row blocks over threads for large
     arrays, are bit for bit the single-threaded kernels (each row block is the same elementwise work)."""
     kernel = dict(_kernels())[name]
     rng = np.random.default_rng(8)

@@ -1,4 +1,4 @@
-"""The outer surfaces on a device (issue 12): estimators' ``device``, the CLI's ``--device``,
+"""The outer surfaces on a device (issue 12, L-DEV-1): estimators' ``device``, the CLI's ``--device``,
 model files, pickles and exports of a model on a device.
 
 The ``strict`` device (tests/strict_backend.py) stands in for a GPU: it refuses any NumPy

@@ -1,4 +1,4 @@
-"""Optimizers and the training loop on any backend (issue 12).
+"""Optimizers and the training loop on any backend (issue 12, L-DEV-1, L-DEV-2).
 
 The ``strict`` device (tests/strict_backend.py) stands in for a GPU: it refuses NumPy on its
 arrays and counts host synchronisations, so these tests fail if the optimizers or the loop

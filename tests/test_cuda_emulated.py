@@ -1,4 +1,4 @@
-"""``ff.fit`` driving the CUDA kernels end to end, on the CPU (issue 12).
+"""``ff.fit`` driving the CUDA kernels end to end, on the CPU (issue 12, L-DEV-2).
 
 tests/test_cuda_sources.py checks :class:`~feedforward.backend.cuda_kernels.CudaKernels` kernel by
 kernel. Here the whole training step runs through it: device ``"hostcuda"`` is a backend whose

@@ -1,4 +1,4 @@
-"""The CUDA sources of the fused kernels, checked on a machine without a GPU (issue 12).
+"""The CUDA sources of the fused kernels, checked on a machine without a GPU (issue 12, L-DEV-2).
 
 No GPU here and none in CI, so the GPU's math is checked in the two ways the CPU allows:
 

@@ -1,4 +1,4 @@
-"""The optimizers update a whole parameter group in one call (issue 12, fused optimizer updates).
+"""The optimizers update a whole parameter group in one call (issue 12, fused optimizer updates, L-DEV-2).
 
 ``SGD.step`` and ``Adam.step`` gather the parameters that have a gradient and call the backend's
 ``sgd_group_`` / ``adam_group_`` once per group of one backend, dtype and device: one kernel launch
